@@ -1,0 +1,119 @@
+"""Training: full-batch gradient descent, mini-batch SGD and a ``fit`` loop with history.
+
+One update is theta <- theta - lr * dL/dtheta for every parameter. Full-batch gradient descent
+uses the whole training set for each update (one update per epoch); mini-batch SGD shuffles the
+data each epoch and makes one update per batch of ``batch_size`` examples.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .backend import array_namespace
+from .validation import check_batch
+
+
+def _check_lr(lr):
+    if not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+
+
+def sgd_step(params, grads, lr: float) -> None:
+    """In place: W <- W - lr dW and b <- b - lr db for every layer.
+
+    params, grads : lists of dicts ``{"W": ..., "b": ...}`` with matching shapes.
+    """
+    _check_lr(lr)
+    if len(params) != len(grads):
+        raise ValueError(f"grads must have one entry per layer ({len(params)}), got {len(grads)}")
+    for index, (layer, grad) in enumerate(zip(params, grads)):
+        for key in layer:
+            if tuple(grad[key].shape) != tuple(layer[key].shape):
+                raise ValueError(
+                    f"grads[{index}][{key!r}] must have shape {tuple(layer[key].shape)}, got {tuple(grad[key].shape)}"
+                )
+            layer[key] -= lr * grad[key]
+
+
+def iterate_minibatches(X, y, batch_size: int, rng: np.random.Generator):
+    """Yield ``(X_batch, y_batch)`` covering a random permutation of the examples once.
+
+    The last batch is smaller when B is not a multiple of ``batch_size``.
+    """
+    check_batch(X, "X", y, "y")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer or None (full batch), got {batch_size!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    xp = array_namespace(X)
+    order = xp.asarray(rng.permutation(X.shape[0]))
+    for start in range(0, X.shape[0], batch_size):
+        index = order[start:start + batch_size]
+        yield xp.take(X, index, axis=0), xp.take(y, index, axis=0)
+
+
+@dataclass
+class History:
+    """Per-epoch record of training: mean training loss, training and validation accuracy."""
+
+    epochs: list = field(default_factory=list)
+    loss: list = field(default_factory=list)
+    accuracy: list = field(default_factory=list)
+    val_accuracy: list = field(default_factory=list)
+
+
+def fit(model, X, y, *, epochs: int, lr: float, batch_size=None, rng=None, X_val=None, y_val=None,
+        progress: bool = True, callback=None) -> History:
+    """Train ``model`` (a :class:`course.network.MLP`) and return its :class:`History`.
+
+    Parameters
+    ----------
+    X : (B, n_in) training inputs; y : training targets (see ``MLP.backward``).
+    epochs : number of passes over the training set.
+    lr : learning rate.
+    batch_size : None for full-batch gradient descent, else the mini-batch size for SGD.
+    rng : numpy.random.Generator for shuffling (default: seed 0).
+    X_val, y_val : optional validation set, scored after each epoch.
+    progress : show a tqdm progress bar over epochs.
+    callback : ``callback(epoch, history)`` after each epoch (live plots); return True to stop.
+    """
+    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    _check_lr(lr)
+    check_batch(X, "X", y, "y")
+    if (X_val is None) != (y_val is None):
+        raise ValueError("X_val and y_val must be given together")
+    rng = np.random.default_rng(0) if rng is None else rng
+    history = History()
+    epoch_range = range(1, epochs + 1)
+    if progress:
+        from tqdm.auto import tqdm
+
+        epoch_range = tqdm(epoch_range, desc="epochs", leave=False)
+    for epoch in epoch_range:
+        if batch_size is None:
+            loss, grads = model.backward(X, y)
+            sgd_step(model.params, grads, lr)
+            epoch_loss = loss
+        else:
+            total, count = 0.0, 0
+            for X_batch, y_batch in iterate_minibatches(X, y, batch_size, rng):
+                loss, grads = model.backward(X_batch, y_batch)
+                sgd_step(model.params, grads, lr)
+                total += loss * X_batch.shape[0]
+                count += X_batch.shape[0]
+            epoch_loss = total / count
+        if not math.isfinite(epoch_loss):
+            raise ValueError(f"training diverged at epoch {epoch} (loss {epoch_loss}): lower lr (now {lr})")
+        history.epochs.append(epoch)
+        history.loss.append(epoch_loss)
+        history.accuracy.append(model.accuracy(X, y) if model.output != "identity" else float("nan"))
+        if X_val is not None:
+            history.val_accuracy.append(model.accuracy(X_val, y_val))
+        if progress:
+            epoch_range.set_postfix(loss=f"{epoch_loss:.4f}")
+        if callback is not None and callback(epoch, history):
+            break
+    return history
