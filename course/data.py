@@ -153,7 +153,7 @@ def one_hot(y, num_classes):
         bad = ~np.isfinite(y) | (y != np.round(y))
         if bad.any():
             raise ValueError(
-                f"y must hold integer labels in [0, {num_classes}), got {y[bad][0]!r}"
+                f"y must hold integer labels in [0, {num_classes}), got {float(y[bad][0])}"
             )
         y = y.astype(np.int64)
     elif y.dtype.kind not in "iu":
