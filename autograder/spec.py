@@ -36,12 +36,24 @@ class Case:
     function : name of the student function that is called.
     make_inputs : ``rng -> Inputs``; fresh random inputs for each seed.
     reference : ``(**inputs) -> expected``; computed with the ``course`` library.
-    compare : ``(actual, expected, inputs) -> (passed, message)``; never trusts ``actual``.
+    compare : ``(actual, expected, inputs) -> (credit, message)``; never trusts ``actual``.
+        ``credit`` is a bool (pass/fail) or, for ``kind="accuracy"``, a float in [0, 1]: the
+        fraction of ``points`` earned. Use :meth:`Case.score` to turn it into points.
     points : points this case is worth.
     hidden : hidden cases run only at grading time; students never see their code.
-    kind : ``"value"`` (compare outputs), ``"timing"`` (ratio to a vectorized baseline) or
-        ``"accuracy"`` (score a trained model on held-out data).
+    kind : what ``actual`` is when ``compare`` is called:
+
+        * ``"value"``: the student's return value for ``inputs``.
+        * ``"timing"``: a dict ``{"student_s": float, "baseline_s": float, "output": value}``:
+          best-of-n wall-clock seconds of the student's function and of the numpy-only
+          ``autograder.testfuncs.<baseline>`` on the same ``inputs``, timed alternately in the
+          same process, and the student's return value (checked before the ratio is judged).
+        * ``"accuracy"``: the student's return value (trained parameters); ``expected`` is the
+          held-out data from ``reference`` (computed only in the trusted parent) and ``compare``
+          measures the accuracy on it.
     grade_id : nbgrader grade_id of the test cell this case counts toward.
+    baseline : for ``kind="timing"``, the name of the baseline function in
+        ``autograder.testfuncs`` (same signature as the student's function).
     """
 
     name: str
@@ -53,17 +65,53 @@ class Case:
     grade_id: str
     hidden: bool = False
     kind: str = "value"
+    baseline: str | None = None
+
+    def score(self, credit: bool | float) -> float:
+        """Points earned for a ``credit`` returned by ``compare`` (bool or fraction in [0, 1])."""
+        fraction = float(credit)
+        if not 0.0 <= fraction <= 1.0:  # also rejects NaN
+            fraction = 0.0
+        return self.points * fraction
 
 
 @dataclass(frozen=True)
 class AssignmentSpec:
-    """Everything the graders need to know about one assignment."""
+    """Everything the graders need to know about one assignment.
+
+    Attributes
+    ----------
+    name : assignment name (folder under ``assignments/``).
+    notebook : notebook file name, e.g. ``"forward_pass.ipynb"``.
+    functions : graded student functions; each is the grade_id of its solution cell.
+    cases : every autograded test, visible and hidden.
+    written : ``{grade_id: points}`` of the manually graded written answers (markdown cells).
+    """
 
     name: str
     notebook: str
     functions: tuple[str, ...]
     cases: tuple[Case, ...]
+    written: dict[str, float] = field(default_factory=dict)
 
     @property
     def max_score(self) -> float:
+        """Points of all autograded cases (written answers are graded by hand, not counted)."""
         return float(sum(case.points for case in self.cases))
+
+    def cases_for(self, *, function: str | None = None, grade_id: str | None = None,
+                  hidden: bool | None = None) -> tuple[Case, ...]:
+        """Cases filtered by student function, test-cell grade_id and/or hidden flag."""
+        return tuple(
+            c for c in self.cases
+            if (function is None or c.function == function)
+            and (grade_id is None or c.grade_id == grade_id)
+            and (hidden is None or c.hidden == hidden)
+        )
+
+    def points_by_grade_id(self) -> dict[str, float]:
+        """``{test cell grade_id: points}``, the points table of the notebook's test cells."""
+        table: dict[str, float] = {}
+        for case in self.cases:
+            table[case.grade_id] = table.get(case.grade_id, 0.0) + case.points
+        return table
