@@ -67,8 +67,9 @@ def show_figure(out, fig):
 def graph_layout(nodes, edges):
     """Place the nodes of a computational graph on a grid, inputs on the left.
 
-    The column of a node is the length of the longest path from an input
-    (a node without parents) to it; rows are spread evenly within a column.
+    The column of an operation node is the length of the longest path from an
+    input (a node without parents) to it; an input sits one column left of its
+    first consumer. Rows are spread evenly within a column.
 
     Parameters
     ----------
@@ -87,6 +88,10 @@ def graph_layout(nodes, edges):
         for parent, child in edges:
             if child == name:
                 depth[name] = max(depth[name], depth[parent] + 1)
+    for name in nodes:  # an input sits just left of its first consumer
+        children = [depth[c] for p, c in edges if p == name]
+        if depth[name] == 0 and children:
+            depth[name] = min(children) - 1
     columns = {}
     for name in nodes:
         columns.setdefault(depth[name], []).append(name)
@@ -122,26 +127,26 @@ def draw_graph(ax, nodes, edges, values, grads, ops=None, title=None):
     pos = graph_layout(nodes, edges)
     ax.clear()
     for parent, child in edges:
-        (x0, y0), (x1, y1) = pos[parent], pos[child]
         ax.annotate(
-            "", xy=(x1 - 0.12, y1), xytext=(x0 + 0.12, y0),
-            arrowprops=dict(arrowstyle="->", color="0.4", lw=1.2),
+            "", xy=pos[child], xytext=pos[parent],
+            arrowprops=dict(arrowstyle="->", color="0.4", lw=1.2, shrinkA=20, shrinkB=20),
         )
     for name in nodes:
         x, y = pos[name]
         op = ops.get(name, "")
-        label = f"{name}\n{op}" if op else name
+        label = f"{name}\n{op}" if op and op != name else name
         ax.scatter([x], [y], s=1400, color="white", edgecolor="0.2", zorder=3)
-        ax.text(x, y, label, ha="center", va="center", fontsize=10, zorder=4)
-        ax.text(x, y + 0.13, f"{values[name]:.4g}", ha="center", va="bottom",
-                color=VALUE_COLOR, fontsize=10, fontweight="bold")
-        ax.text(x, y - 0.13, f"{grads[name]:.4g}", ha="center", va="top",
-                color=GRAD_COLOR, fontsize=10, fontweight="bold")
+        ax.text(x, y, label, ha="center", va="center", fontsize=9, zorder=4)
+        ax.annotate(f"{values[name]:.4g}", (x, y), xytext=(0, 20), textcoords="offset points",
+                    ha="center", va="bottom", color=VALUE_COLOR, fontsize=10,
+                    fontweight="bold")
+        ax.annotate(f"{grads[name]:.4g}", (x, y), xytext=(0, -20), textcoords="offset points",
+                    ha="center", va="top", color=GRAD_COLOR, fontsize=10, fontweight="bold")
     xs = [p[0] for p in pos.values()]
     ax.set_xlim(min(xs) - 0.5, max(xs) + 0.5)
-    ax.set_ylim(-0.35, 1.35)
+    ax.set_ylim(-0.3, 1.3)
     ax.set_axis_off()
-    ax.text(min(xs) - 0.45, -0.32, "green: forward value   red: gradient of the output",
+    ax.text(min(xs) - 0.45, -0.28, "green: forward value   red: gradient of the output",
             fontsize=8, color="0.3")
     if title:
         ax.set_title(title)

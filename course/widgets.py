@@ -32,6 +32,7 @@ __all__ = [
     "ce_vs_mse_widget",
     "softmax_explorer_data",
     "softmax_explorer_widget",
+    "graph_trace_data",
     "graph_example_data",
     "graph_widget",
     "run_training",
@@ -409,11 +410,43 @@ def softmax_explorer_widget(num_logits=4):
 # ----------------------------------------------------------------------------
 # computational graph f = (x + y) z (lecture 2)
 # ----------------------------------------------------------------------------
+def graph_trace_data(root):
+    """Names, edges, operations, values and gradients of the graph ending at ``root``.
+
+    Parameters
+    ----------
+    root : course.graph.Value
+        Output node, after ``root.backward()``.
+
+    Returns
+    -------
+    dict
+        ``nodes`` (list of str, topological order; a repeated label gets
+        ``#id`` appended), ``edges`` (list of (parent, child) names), ``ops``,
+        ``values`` and ``grads`` (name -> op / float).
+    """
+    from course import graph
+
+    nodes, edges = graph.trace(root)
+    counts = {}
+    for n in nodes:
+        counts[n["label"]] = counts.get(n["label"], 0) + 1
+    names = [n["label"] if n["label"] and counts[n["label"]] == 1 else f"{n['label']}#{n['id']}"
+             for n in nodes]
+    return {
+        "nodes": names,
+        "edges": [(names[a], names[b]) for a, b in edges],
+        "ops": {name: n["op"] for name, n in zip(names, nodes)},
+        "values": {name: float(n["data"]) for name, n in zip(names, nodes)},
+        "grads": {name: float(n["grad"]) for name, n in zip(names, nodes)},
+    }
+
+
 def graph_example_data(x, y, z):
     """Forward values and backward gradients of f = (x + y) z, node by node.
 
-    Built and differentiated by ``course.graph`` (``add_mul_example`` then
-    ``backward``); at (x, y, z) = (-2, 5, -4): q = 3, f = -12, df/dq = z = -4,
+    Built and differentiated by ``course.graph.add_mul_example``; at
+    (x, y, z) = (-2, 5, -4): q = 3, f = -12, df/dq = z = -4,
     df/dx = df/dy = -4, df/dz = q = 3.
 
     Parameters
@@ -423,25 +456,17 @@ def graph_example_data(x, y, z):
     Returns
     -------
     dict
-        ``nodes`` (list of str, topological order), ``edges`` (list of
-        (parent, child)), ``ops`` (name -> operation), ``values`` and
-        ``grads`` (name -> float), ``f`` (float).
+        ``nodes`` (["x", "y", "q", "z", "f"] in topological order), ``edges``
+        (list of (parent, child)), ``ops`` (name -> ``"+"``, ``"*"`` or ``""``),
+        ``values`` and ``grads`` (name -> float), ``f`` (float).
     """
     from course import graph
 
     args = {name: _real(val, name) for name, val in (("x", x), ("y", y), ("z", z))}
-    root = graph.add_mul_example(args["x"], args["y"], args["z"])
-    root.backward()
-    nodes, edges = graph.trace(root)
-    names = [n.label for n in nodes]
-    return {
-        "nodes": names,
-        "edges": [(a.label, b.label) for a, b in edges],
-        "ops": {n.label: n.op for n in nodes},
-        "values": {n.label: float(n.data) for n in nodes},
-        "grads": {n.label: float(n.grad) for n in nodes},
-        "f": float(root.data),
-    }
+    named = graph.add_mul_example(args["x"], args["y"], args["z"])
+    data = graph_trace_data(named["f"])
+    data["f"] = float(named["f"].data)
+    return data
 
 
 def graph_widget():
