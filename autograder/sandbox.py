@@ -1,0 +1,323 @@
+"""Start a sandbox for one submission and collect one outcome per test case (trusted side).
+
+The sandbox runs ``autograder/harness.py`` (a NumPy "zygote" that forks a fresh child per test)
+under bubblewrap when ``bwrap`` is installed:
+
+* an unprivileged uid (65534 or a per-worker uid) with ``--cap-drop ALL``, new user, pid, net,
+  ipc, uts and cgroup namespaces (``--unshare-all``), no nested user namespaces, a new session,
+  an empty environment, and ``--die-with-parent``;
+* a read-only root that contains only ``/usr`` (+ the ``/lib``, ``/lib64``, ``/bin`` symlinks),
+  NumPy's package folder, the harness and ``testfuncs.py``; an empty read-only ``/tmp``; a fresh
+  ``/proc`` for its own pid namespace; a minimal ``/dev``. The course folder, the gradebook,
+  other submissions and the grader's tests are simply not there;
+* rlimits set by the zygote (processes) and by each child (address space, CPU, file size,
+  open files, no core files), and a wall-clock timeout per test that kills the child's process
+  group and then every other process in the sandbox's own pid namespace.
+
+Without bubblewrap the same harness runs with ``python -I -S`` (only the standard library and a
+folder holding nothing but a link to NumPy on ``sys.path``, so ``course`` and ``autograder``
+cannot be imported), rlimits, timeouts and an empty environment, as uid 65534 when the grader
+runs as root; a warning says what is missing (no file-system, network or pid isolation).
+
+If a test kills the zygote, or the sandbox stops answering, that test fails and a new sandbox
+runs the remaining tests: every case always gets an outcome.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder import harness
+
+HERE = Path(__file__).resolve().parent
+HARNESS = HERE / "harness.py"
+TESTFUNCS = HERE / "testfuncs.py"
+NOBODY = 65534
+
+
+@dataclass
+class Limits:
+    """Resource limits of one sandbox.
+
+    Attributes
+    ----------
+    timeout : wall-clock seconds per test (CPU limit = timeout + 1 s).
+    accuracy_timeout : seconds for ``kind="accuracy"`` tests (training a model).
+    memory_mb : address-space limit of each test process (RLIMIT_AS), MiB.
+    nproc : RLIMIT_NPROC of the sandbox's uid (stops fork and thread bombs).
+    max_output_mb : largest answer accepted from one test, MiB.
+    timing_repeats : alternating baseline/student runs of a timing test (best of each).
+    use_bwrap : True / False, or None to use bubblewrap when it is installed.
+    uid : uid the sandbox runs as (only when the grader runs as root); None = 65534.
+    """
+
+    timeout: float = 10.0
+    accuracy_timeout: float = 120.0
+    memory_mb: int = 1024
+    nproc: int = 32
+    max_output_mb: int = 64
+    timing_repeats: int = 3
+    use_bwrap: bool | None = None
+    uid: int | None = None
+
+
+def bwrap_path() -> str | None:
+    """Path of the ``bwrap`` binary, or None when bubblewrap is not installed."""
+    return shutil.which("bwrap") or (os.path.exists("/usr/bin/bwrap") and "/usr/bin/bwrap") or None
+
+
+def _numpy_dirs() -> list[Path]:
+    spec = importlib.util.find_spec("numpy")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("NumPy is not installed in the grader's environment")
+    pkg = Path(list(spec.submodule_search_locations)[0]).resolve()
+    dirs = [pkg]
+    libs = pkg.parent / "numpy.libs"
+    if libs.is_dir():
+        dirs.append(libs)
+    return dirs
+
+
+def _python() -> str:
+    return os.path.realpath(sys.executable)
+
+
+def _warn_once(message: str, _seen=set()) -> None:
+    if message not in _seen:
+        _seen.add(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+class _Launcher:
+    """Builds the command line of one sandbox and cleans up after it."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.tmp = None
+        want = limits.use_bwrap
+        self.bwrap = bwrap_path() if want in (None, True) else None
+        python = _python()
+        if self.bwrap and not python.startswith("/usr/"):
+            _warn_once(f"the grader's Python ({python}) is not under /usr: running without "
+                       "bubblewrap (build the venv from /usr/bin/python3)")
+            self.bwrap = None
+        if want is True and not self.bwrap:
+            raise RuntimeError("bubblewrap was requested but is not usable here")
+        if not self.bwrap and want is None:
+            _warn_once("bubblewrap (bwrap) not found: student code runs with rlimits and "
+                       "timeouts only, without file-system, network or pid isolation. "
+                       "Install the Debian package 'bubblewrap'.")
+        self.python = python
+
+    def command(self) -> tuple[list[str], dict, str]:
+        nproc = str(self.limits.nproc)
+        testfuncs = TESTFUNCS if TESTFUNCS.exists() else None
+        if self.bwrap:
+            cmd = [self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns",
+                   "--die-with-parent", "--new-session", "--clearenv", "--cap-drop", "ALL",
+                   "--ro-bind", "/usr", "/usr"]
+            for link in ("lib", "lib64", "bin", "sbin"):
+                if os.path.islink(f"/{link}"):
+                    cmd += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
+            for path in _numpy_dirs():
+                cmd += ["--ro-bind", str(path), f"/sandbox/site/{path.name}"]
+            cmd += ["--ro-bind", str(HARNESS), "/sandbox/harness.py"]
+            if testfuncs:
+                cmd += ["--ro-bind", str(testfuncs), "/sandbox/testfuncs.py"]
+            cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+                    "--remount-ro", "/tmp", "--remount-ro", "/",
+                    "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1",
+                    "--setenv", "FNN_NPROC", nproc, "--chdir", "/tmp",
+                    self.python, "-I", "-S", "/sandbox/harness.py", "/sandbox/site",
+                    "/sandbox/testfuncs.py" if testfuncs else "", "--sweep"]
+            return cmd, {}, "/"
+        self.tmp = tempfile.mkdtemp(prefix="fnn-sandbox-")
+        site = Path(self.tmp) / "site"
+        site.mkdir()
+        for path in _numpy_dirs():
+            (site / path.name).symlink_to(path)
+        os.chmod(self.tmp, 0o755)
+        os.chmod(site, 0o755)
+        env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "FNN_NPROC": nproc}
+        code = (f"import sys; sys.path.append({str(site)!r}); "
+                f"sys.argv = ['harness', {str(site)!r}, {str(testfuncs or '')!r}]; "
+                f"exec(compile(open({str(HARNESS)!r}).read(), 'harness.py', 'exec'))")
+        return [self.python, "-I", "-S", "-c", code], env, self.tmp
+
+    def popen_kwargs(self) -> dict:
+        if os.geteuid() != 0:
+            return {}
+        uid = self.limits.uid if self.limits.uid is not None else NOBODY
+        return {"user": uid, "group": uid, "extra_groups": []}
+
+    def cleanup(self) -> None:
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+
+
+def _case_timeout(case: dict, limits: Limits) -> float:
+    return limits.accuracy_timeout if case.get("kind") == "accuracy" else limits.timeout
+
+
+def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Limits,
+              baseline: list[str] | None = None) -> dict:
+    """Run test cases on one submission's code in sandboxes; one outcome per case.
+
+    Parameters
+    ----------
+    setup : trusted code run before the cells in every test process (e.g. ``import numpy``).
+    cells : the submission's solution cells, in notebook order (untrusted).
+    cases : dicts with ``id`` (str), ``function`` (name to call), ``kind`` ("value", "timing"
+        or "accuracy") and ``inputs`` (keyword arguments: arrays, numbers, dicts, CallableArg).
+    limits : resource limits.
+    baseline : trusted cells defining the vectorized baseline for timing cases.
+
+    Returns
+    -------
+    dict mapping case id to an outcome dict: ``status`` ("ok", "error", "timeout", "crash",
+    "too_large", "bad_output", "sandbox_error"), ``message``, ``value`` (the decoded answer when
+    status is "ok"), ``elapsed`` and ``baseline_elapsed`` (seconds, timing cases).
+    """
+    outcomes: dict[str, dict] = {}
+    pending = list(cases)
+    restarts = 0
+    while pending:
+        finished = _run_once(setup, cells, pending, limits, baseline or [], outcomes)
+        pending = [c for c in pending if c["id"] not in outcomes]
+        restarts += 1
+        if pending and (not finished or restarts > len(cases)):
+            for case in pending:
+                outcomes[case["id"]] = _outcome("sandbox_error", "the sandbox stopped before "
+                                                "this test ran")
+            break
+    return outcomes
+
+
+def _outcome(status: str, message: str = "", **extra) -> dict:
+    return {"status": status, "message": message, "value": None, "elapsed": None,
+            "baseline_elapsed": None, **extra}
+
+
+def _run_once(setup, cells, pending, limits, baseline, outcomes) -> bool:
+    """One sandbox over the pending cases. Returns False if it failed before the first test."""
+    launcher = _Launcher(limits)
+    job = {"setup": setup, "cells": cells, "baseline": baseline,
+           "max_output": limits.max_output_mb << 20, "cases": []}
+    for case in pending:
+        timeout = _case_timeout(case, limits)
+        job["cases"].append({"id": case["id"], "function": case["function"],
+                             "kind": case.get("kind", "value"), "inputs": case["inputs"],
+                             "timeout": timeout, "cpu": int(timeout) + 1,
+                             "memory_mb": limits.memory_mb,
+                             "repeats": limits.timing_repeats})
+    started_any = False
+    cmd, env, cwd = launcher.command()
+    stderr = tempfile.TemporaryFile()
+    proc = None
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=stderr, env=env, cwd=cwd, close_fds=True,
+                                start_new_session=True, **launcher.popen_kwargs())
+        try:
+            proc.stdin.write(harness.frame(harness.encode_value(job)))
+            proc.stdin.close()
+        except OSError:
+            pass
+        fd = proc.stdout.fileno()
+        current = None
+        for case in job["cases"]:
+            budget = case["timeout"] * (2 * case["repeats"] if case["kind"] == "timing" else 1)
+            deadline = time.monotonic() + budget + 10.0
+            start = _read_frame(fd, deadline)
+            if start is None:
+                break
+            started_any = True
+            current = case["id"]
+            head = _read_frame(fd, deadline)
+            value = _read_frame(fd, deadline, limit=(limits.max_output_mb << 20) + (1 << 16))
+            if head is None or value is None:
+                timed_out = time.monotonic() >= deadline
+                outcomes[current] = _outcome(
+                    "timeout" if timed_out else "crash",
+                    "stopped after the time limit" if timed_out else
+                    "the test process brought down the sandbox")
+                break
+            outcomes[current] = _judge_frames(head, value, case["kind"])
+            current = None
+    finally:
+        if proc is not None:
+            _kill(proc)
+        if not started_any:
+            stderr.seek(0)
+            tail = stderr.read()[-2000:].decode("utf-8", "replace")
+            if tail.strip():
+                _warn_once(f"sandbox failed to start: {tail.strip()}")
+        stderr.close()
+        launcher.cleanup()
+    return started_any
+
+
+def _read_frame(fd: int, deadline: float, limit: int = 1 << 22) -> bytes | None:
+    header = harness.read_exact(fd, 8, deadline)
+    if header is None:
+        return None
+    size = int.from_bytes(header, "big")
+    if size > limit:
+        return None
+    return harness.read_exact(fd, size, deadline)
+
+
+def _judge_frames(head: bytes, value: bytes, kind: str) -> dict:
+    """Turn the zygote's report and the child's raw answer into an outcome (never trusts it)."""
+    try:
+        report = harness.decode_value(head)
+    except harness.WireError as exc:
+        return _outcome("bad_output", f"unreadable report: {exc}")
+    status = str(report.get("status", "crash"))
+    outcome = _outcome(status, str(report.get("message", ""))[:500],
+                       elapsed=report.get("elapsed"),
+                       baseline_elapsed=report.get("baseline_elapsed"))
+    if status != "ok":
+        return outcome
+    try:
+        answer = harness.decode_value(value)
+    except harness.WireError as exc:
+        return _outcome("bad_output", f"the answer could not be read: {exc}")
+    if type(answer) is not dict or len(answer) != 1:
+        return _outcome("bad_output", "the answer had an unexpected layout")
+    if "error" in answer:
+        outcome.update(status="error", message=str(answer["error"])[:500])
+    elif "ok" in answer:
+        outcome["value"] = answer["ok"]
+    else:
+        return _outcome("bad_output", "the answer had an unexpected layout")
+    return outcome
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """Kill the sandbox's process group and reap it (bwrap takes the sandbox with it)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        proc.kill()
+    except OSError:
+        pass
+    for stream in (proc.stdout, proc.stdin):
+        try:
+            if stream:
+                stream.close()
+        except OSError:
+            pass
+    proc.wait()
