@@ -8,11 +8,15 @@ an :class:`ipywidgets.Output` with :func:`show_figure`.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 from matplotlib.figure import Figure
 
 __all__ = [
     "new_figure",
+    "figure_png",
+    "show",
     "show_figure",
     "graph_layout",
     "draw_graph",
@@ -47,8 +51,22 @@ def new_figure(nrows=1, ncols=1, figsize=(8.0, 3.2), **subplot_kw):
     return fig, axes
 
 
+def figure_png(fig, dpi=90):
+    """Render a figure to PNG bytes (independent of the matplotlib backend)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def show(fig):
+    """Display a figure as a PNG image in the current notebook cell."""
+    from IPython.display import Image, display
+
+    display(Image(data=figure_png(fig), format="png"))
+
+
 def show_figure(out, fig):
-    """Replace the content of an ``ipywidgets.Output`` with ``fig`` (a PNG).
+    """Replace the content of an ``ipywidgets.Output`` with ``fig`` (as a PNG).
 
     Parameters
     ----------
@@ -57,11 +75,11 @@ def show_figure(out, fig):
     fig : matplotlib.figure.Figure
         The figure to (re)draw.
     """
-    from IPython.display import clear_output, display
+    from IPython.display import clear_output
 
     with out:
         clear_output(wait=True)
-        display(fig)
+        show(fig)
 
 
 def graph_layout(nodes, edges):
