@@ -1,7 +1,7 @@
 """Inside-the-sandbox side of the batch grader (standard library + NumPy only).
 
 This file is both a module (the trusted parent imports its wire codec) and the script the
-sandbox runs: ``python -I -S harness.py SITE_DIR TESTFUNCS_PATH [--sweep]``. It never imports
+sandbox runs: ``python -I -S harness.py SITE_DIR [--sweep]`` (SITE_DIR holds only NumPy). It never imports
 ``course`` or ``autograder`` and must stay importable without them.
 
 Wire format
@@ -14,8 +14,8 @@ scalars) is encoded as a 4-byte JSON length, the JSON skeleton, then one frame p
 Zygote protocol (one sandbox = one submission)
 -----------------------------------------------
 parent -> zygote (stdin): one frame, the encoded job ``{"setup": [code], "cells": [code],
-"baseline": [code], "cases": [{"id", "function", "kind", "timeout", "cpu", "memory_mb",
-"inputs", "repeats"}]}``. The zygote imports NumPy once and, per case, forks a fresh child:
+"testfuncs": source of autograder/testfuncs.py, "max_output": bytes, "cases": [{"id",
+"function", "kind", "timeout", "cpu", "memory_mb", "inputs", "repeats", "baseline"}]}``. The zygote imports NumPy once and, per case, forks a fresh child:
 the child drops the job, sets its rlimits, sends its stdio to /dev/null, executes the code
 cells, signals "ready", receives its inputs over a pipe, calls the function and writes back
 one value frame. The zygote (which never runs student code) measures the wall time from
@@ -173,6 +173,13 @@ def decode_value(data: bytes, *, max_bytes: int = 1 << 28, make_callable=None):
     return dec(skeleton, 0)
 
 
+class CallableArg:
+    """Zygote-side stand-in for ``autograder.spec.CallableArg`` (re-encoded for the child)."""
+
+    def __init__(self, name: str, arrays: dict):
+        self.name, self.arrays = name, arrays
+
+
 class Unsupported:
     """Stands for a returned object that cannot cross the data channel (e.g. a custom class)."""
 
@@ -225,11 +232,16 @@ def _child(state, which, ready_w, inputs_r, make_callable):
     import resource
 
     job, current = state["job"], state["case"]
-    case = {k: current[k] for k in ("function", "memory_mb", "cpu")}
-    cells, setup = list(job[which]), list(job["setup"])
+    case = {k: current.get(k) for k in ("function", "memory_mb", "cpu", "baseline")}
+    cells, setup = (list(job["cells"]) if which == "cells" else []), list(job["setup"])
+    if which == "baseline":
+        baseline = _TESTFUNCS.get(str(case["baseline"]))
+    else:  # student code must not find the baseline (nor its answer) in this process
+        baseline = None
+        for name in [k for k in _TESTFUNCS if k.startswith("baseline")]:
+            del _TESTFUNCS[name]
     for other in job["cases"]:
         other.clear()
-    job["baseline"].clear()
     job["cells"].clear()
     state.clear()
     del job, current, state
@@ -273,7 +285,7 @@ def _child(state, which, ready_w, inputs_r, make_callable):
         os._exit(3)
     inputs = decode_value(read_exact(inputs_r, struct.unpack(">Q", header)[0]) or b"",
                           make_callable=make_callable)
-    func = namespace.get(case["function"])
+    func = baseline if which == "baseline" else namespace.get(case["function"])
     try:
         if not callable(func):
             why = "; ".join(errors)[:400]
@@ -414,7 +426,6 @@ def zygote_main(argv) -> int:
     """Entry point of the sandbox process; see the module docstring."""
     import resource
 
-    testfuncs_path = argv[2] if len(argv) > 2 else ""
     sweep = "--sweep" in argv and os.getpid() < 10  # never sweep outside a fresh pid namespace
     _set_not_dumpable()
     nproc = int(os.environ.get("FNN_NPROC", "0") or 0)
@@ -427,9 +438,10 @@ def zygote_main(argv) -> int:
     header = read_exact(0, 8)
     if header is None:
         return 2
-    job = decode_value(read_exact(0, struct.unpack(">Q", header)[0]) or b"")
+    job = decode_value(read_exact(0, struct.unpack(">Q", header)[0]) or b"",
+                       make_callable=CallableArg)
     os.dup2(devnull, 0)
-    make_callable = _callable_factory(testfuncs_path)
+    make_callable = _load_testfuncs(job.get("testfuncs", ""))
     max_output = int(job.get("max_output", 64 << 20))
     for index in range(len(job["cases"])):
         state = {"job": job, "case": job["cases"][index]}
@@ -468,22 +480,19 @@ def _timing(state, make_callable, max_output, sweep):
     return report
 
 
-def _callable_factory(path):
-    """Rebuild ``CallableArg`` inputs from the plain-NumPy file ``testfuncs.py``."""
-    if not path or not os.path.exists(path):
+_TESTFUNCS: dict = {}
+"""Namespace of ``testfuncs.py`` (trusted source sent with the job), loaded by the zygote."""
+
+
+def _load_testfuncs(source: str):
+    """Execute the plain-NumPy ``testfuncs`` source; return the CallableArg builder or None."""
+    _TESTFUNCS.clear()
+    if not source:
         return None
-    namespace = {"__name__": "testfuncs"}
-    with open(path, encoding="utf-8") as fh:
-        exec(compile(fh.read(), path, "exec"), namespace)
-    builder = namespace.get("build")
-
-    def make(name, arrays):
-        if callable(builder):
-            return builder(name, arrays)
-        func = namespace[name]
-        return lambda x: func(x, **arrays)
-
-    return make
+    _TESTFUNCS["__name__"] = "testfuncs"
+    exec(compile(source, "testfuncs.py", "exec"), _TESTFUNCS)
+    builder = _TESTFUNCS.get("build")
+    return builder if callable(builder) else None
 
 
 if __name__ == "__main__":

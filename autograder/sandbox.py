@@ -7,7 +7,7 @@ under bubblewrap when ``bwrap`` is installed:
   ipc, uts and cgroup namespaces (``--unshare-all``), no nested user namespaces, a new session,
   an empty environment, and ``--die-with-parent``;
 * a read-only root that contains only ``/usr`` (+ the ``/lib``, ``/lib64``, ``/bin`` symlinks),
-  NumPy's package folder, the harness and ``testfuncs.py``; an empty read-only ``/tmp``; a fresh
+  NumPy's package folder and the harness; an empty read-only ``/tmp``; a fresh
   ``/proc`` for its own pid namespace; a minimal ``/dev``. The course folder, the gradebook,
   other submissions and the grader's tests are simply not there;
 * rlimits set by the zygote (processes) and by each child (address space, CPU, file size,
@@ -120,7 +120,6 @@ class _Launcher:
 
     def command(self) -> tuple[list[str], dict, str]:
         nproc = str(self.limits.nproc)
-        testfuncs = TESTFUNCS if TESTFUNCS.exists() else None
         if self.bwrap:
             cmd = [self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns",
                    "--die-with-parent", "--new-session", "--clearenv", "--cap-drop", "ALL",
@@ -131,14 +130,11 @@ class _Launcher:
             for path in _numpy_dirs():
                 cmd += ["--ro-bind", str(path), f"/sandbox/site/{path.name}"]
             cmd += ["--ro-bind", str(HARNESS), "/sandbox/harness.py"]
-            if testfuncs:
-                cmd += ["--ro-bind", str(testfuncs), "/sandbox/testfuncs.py"]
             cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
                     "--remount-ro", "/tmp", "--remount-ro", "/",
                     "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1",
                     "--setenv", "FNN_NPROC", nproc, "--chdir", "/tmp",
-                    self.python, "-I", "-S", "/sandbox/harness.py", "/sandbox/site",
-                    "/sandbox/testfuncs.py" if testfuncs else "", "--sweep"]
+                    self.python, "-I", "-S", "/sandbox/harness.py", "/sandbox/site", "--sweep"]
             return cmd, {}, "/"
         self.tmp = tempfile.mkdtemp(prefix="fnn-sandbox-")
         site = Path(self.tmp) / "site"
@@ -149,7 +145,7 @@ class _Launcher:
         os.chmod(site, 0o755)
         env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "FNN_NPROC": nproc}
         code = (f"import sys; sys.path.append({str(site)!r}); "
-                f"sys.argv = ['harness', {str(site)!r}, {str(testfuncs or '')!r}]; "
+                f"sys.argv = ['harness', {str(site)!r}]; "
                 f"exec(compile(open({str(HARNESS)!r}).read(), 'harness.py', 'exec'))")
         return [self.python, "-I", "-S", "-c", code], env, self.tmp
 
@@ -169,8 +165,7 @@ def _case_timeout(case: dict, limits: Limits) -> float:
     return limits.accuracy_timeout if case.get("kind") == "accuracy" else limits.timeout
 
 
-def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Limits,
-              baseline: list[str] | None = None) -> dict:
+def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Limits) -> dict:
     """Run test cases on one submission's code in sandboxes; one outcome per case.
 
     Parameters
@@ -178,9 +173,9 @@ def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Lim
     setup : trusted code run before the cells in every test process (e.g. ``import numpy``).
     cells : the submission's solution cells, in notebook order (untrusted).
     cases : dicts with ``id`` (str), ``function`` (name to call), ``kind`` ("value", "timing"
-        or "accuracy") and ``inputs`` (keyword arguments: arrays, numbers, dicts, CallableArg).
+        or "accuracy"), ``inputs`` (keyword arguments: arrays, numbers, dicts, CallableArg)
+        and, for timing cases, ``baseline`` (name of a function in ``testfuncs.py``).
     limits : resource limits.
-    baseline : trusted cells defining the vectorized baseline for timing cases.
 
     Returns
     -------
@@ -192,7 +187,7 @@ def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Lim
     pending = list(cases)
     restarts = 0
     while pending:
-        finished = _run_once(setup, cells, pending, limits, baseline or [], outcomes)
+        finished = _run_once(setup, cells, pending, limits, outcomes)
         pending = [c for c in pending if c["id"] not in outcomes]
         restarts += 1
         if pending and (not finished or restarts > len(cases)):
@@ -208,10 +203,11 @@ def _outcome(status: str, message: str = "", **extra) -> dict:
             "baseline_elapsed": None, **extra}
 
 
-def _run_once(setup, cells, pending, limits, baseline, outcomes) -> bool:
+def _run_once(setup, cells, pending, limits, outcomes) -> bool:
     """One sandbox over the pending cases. Returns False if it failed before the first test."""
     launcher = _Launcher(limits)
-    job = {"setup": setup, "cells": cells, "baseline": baseline,
+    testfuncs = TESTFUNCS.read_text(encoding="utf-8") if TESTFUNCS.exists() else ""
+    job = {"setup": setup, "cells": cells, "testfuncs": testfuncs,
            "max_output": limits.max_output_mb << 20, "cases": []}
     for case in pending:
         timeout = _case_timeout(case, limits)
@@ -219,7 +215,8 @@ def _run_once(setup, cells, pending, limits, baseline, outcomes) -> bool:
                              "kind": case.get("kind", "value"), "inputs": case["inputs"],
                              "timeout": timeout, "cpu": int(timeout) + 1,
                              "memory_mb": limits.memory_mb,
-                             "repeats": limits.timing_repeats})
+                             "repeats": limits.timing_repeats,
+                             "baseline": case.get("baseline")})
     started_any = False
     cmd, env, cwd = launcher.command()
     stderr = tempfile.TemporaryFile()
@@ -321,3 +318,9 @@ def _kill(proc: subprocess.Popen) -> None:
         except OSError:
             pass
     proc.wait()
+
+
+def uses_bwrap(limits: Limits) -> bool:
+    """Whether sandboxes with these limits run under bubblewrap."""
+    return (limits.use_bwrap is not False and bwrap_path() is not None
+            and _python().startswith("/usr/"))

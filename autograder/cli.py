@@ -1,0 +1,203 @@
+"""Command line of the batch grader: ``fnn-grade`` or ``python -m autograder``.
+
+Run from the course root (or pass ``--course-root``)::
+
+    fnn-grade grade forward_pass [--student 'a*'] [--jobs 2] [--timeout 10] [--memory 1024]
+    fnn-grade grade forward_pass --scheduler tcp://127.0.0.1:8786     # on a Dask cluster
+    fnn-grade feedback forward_pass
+    fnn-grade export forward_pass --format csv|gradescope [-o PATH]
+    fnn-grade export-gradescope-autograder forward_pass -o forward_pass.zip
+    fnn-grade check my_copy.ipynb [--assignment forward_pass]        # self-study, hidden tests too
+
+``grade`` reads ``submitted/<student>/<assignment>/<assignment>.ipynb``, writes
+``grading/<assignment>/<student>.json`` per student as soon as it is graded (an interrupted run
+resumes; ``--force`` re-grades everything), then the gradebook, and prints a summary.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+from pathlib import Path
+
+from autograder import config as config_mod
+from autograder import runner
+
+
+def _options(args) -> dict:
+    overrides = {"jobs": getattr(args, "jobs", None), "timeout": getattr(args, "timeout", None),
+                 "memory_mb": getattr(args, "memory", None)}
+    if getattr(args, "no_bwrap", False):
+        overrides["use_bwrap"] = False
+    return config_mod.load_config(args.course_root, overrides)
+
+
+def _summary(results: list[dict], out=sys.stdout) -> None:
+    width = max([len("student")] + [len(r["student"]) for r in results])
+    print(f"\n{'student':<{width}}  {'score':>13}  flags", file=out)
+    for r in sorted(results, key=lambda r: r["student"]):
+        flags = [f for f in r["flags"] if f["rule"] != "notebook_changed"]
+        mark = f"{len(flags)} flag(s)" if flags else ""
+        print(f"{r['student']:<{width}}  {r['total']:>6g} / {r['max_total']:<4g}  {mark}", file=out)
+    flagged = [r for r in results if r["flags"]]
+    if flagged:
+        print("\nFlagged submissions:", file=out)
+        for r in flagged:
+            for f in r["flags"]:
+                action = "zeroed" if f["action"] == "zero" else "reported"
+                where = f" in {f['function']}" if f.get("function") else ""
+                print(f"  {r['student']}: [{f['rule']}, {action}]{where}: {f['detail']}", file=out)
+    errors = [(r["student"], e) for r in results for e in r.get("errors", [])]
+    for student, error in errors:
+        print(f"  grader error for {student}: {error}", file=out)
+    if results:
+        mean = sum(r["total"] for r in results) / len(results)
+        print(f"\n{len(results)} students, mean {mean:.2f} / {results[0]['max_total']:g}", file=out)
+
+
+def cmd_grade(args) -> int:
+    options = _options(args)
+    students = runner.list_students(args.course_root, args.assignment, args.student)
+    if not students:
+        print(f"no submissions found under {args.course_root}/submitted/*/{args.assignment}/",
+              file=sys.stderr)
+        return 1
+    map_fn = None
+    if args.scheduler:
+        try:
+            from autograder.distributed import grade_on_cluster
+        except ImportError as exc:
+            print(f"error: --scheduler needs autograder.distributed ({exc})", file=sys.stderr)
+            return 2
+        map_fn = grade_on_cluster(args.scheduler)
+    results = runner.grade_all(args.course_root, args.assignment, students, options,
+                               map_fn=map_fn, progress=not args.quiet, force=args.force)
+    if not args.no_gradebook:
+        from autograder.gradebook import write_gradebook
+
+        write_gradebook(args.course_root, args.assignment, results)
+    if not args.quiet:
+        _summary(results)
+    return 0
+
+
+def cmd_feedback(args) -> int:
+    from autograder.feedback import write_feedback
+
+    results = runner.load_results(args.course_root, args.assignment)
+    files = write_feedback(args.course_root, results)
+    print(f"wrote {len(files)} feedback pages under {args.course_root}/feedback/")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from autograder.exports import export
+
+    results = runner.load_results(args.course_root, args.assignment)
+    default = (f"{args.assignment}_grades.csv" if args.format == "csv"
+               else f"gradescope_{args.assignment}")
+    out = Path(args.output or Path(args.course_root) / default)
+    files = export(results, args.format, out)
+    print(f"wrote {len(files)} file(s) to {out}")
+    return 0
+
+
+def cmd_export_gradescope_autograder(args) -> int:
+    try:
+        from autograder.gradescope import build_package
+    except ImportError as exc:
+        print(f"error: this command needs autograder.gradescope ({exc})", file=sys.stderr)
+        return 2
+    build_package(args.course_root, args.assignment, args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from autograder.tasks import ASSIGNMENTS
+
+    path = Path(args.notebook)
+    assignment = args.assignment or path.stem
+    if assignment not in ASSIGNMENTS:
+        print(f"error: cannot tell the assignment from {path.name}; pass --assignment "
+              f"(one of {', '.join(ASSIGNMENTS)})", file=sys.stderr)
+        return 2
+    options = _options(args)
+    options["secret"] = secrets.token_hex(32)  # fresh inputs every time: nothing to memorise
+    result = runner.grade_submission(args.course_root, assignment, "self-check", path, options)
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return 0
+    for case in result["cases"]:
+        mark = "PASS" if case["passed"] else "FAIL"
+        hidden = " (hidden)" if case["hidden"] else ""
+        msg = "" if case["passed"] else f": {case['message']}"
+        print(f"{mark} {case['points']:g}/{case['max_points']:g} {case['function']}: "
+              f"{case['name']}{hidden}{msg}")
+    for flag in result["flags"]:
+        print(f"NOTE {flag['detail']}")
+    print(f"score: {result['total']:g} / {result['max_total']:g}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fnn-grade", description="Hardened batch grader of "
+                                     "the fnn-course assignments.")
+    parser.add_argument("--course-root", default=".", help="nbgrader course root (default: .)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def limits(p):
+        p.add_argument("--timeout", type=float, help="seconds per test (default 10)")
+        p.add_argument("--memory", type=int, help="MiB of memory per test (default 1024)")
+        p.add_argument("--no-bwrap", action="store_true",
+                       help="run without bubblewrap (rlimits and timeouts only)")
+
+    p = sub.add_parser("grade", help="grade the submissions of an assignment")
+    p.add_argument("assignment")
+    p.add_argument("--student", default="*", help="glob of student ids (default: all)")
+    p.add_argument("--jobs", type=int, help="sandboxes in parallel (default 2)")
+    p.add_argument("--scheduler", help="Dask scheduler address: grade on that cluster")
+    p.add_argument("--force", action="store_true", help="re-grade up-to-date results")
+    p.add_argument("--no-gradebook", action="store_true", help="do not write gradebook.db")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    limits(p)
+    p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("feedback", help="write per-student feedback pages")
+    p.add_argument("assignment")
+    p.set_defaults(func=cmd_feedback)
+
+    p = sub.add_parser("export", help="export results as CSV or Gradescope results.json")
+    p.add_argument("assignment")
+    p.add_argument("--format", choices=("csv", "gradescope"), default="csv")
+    p.add_argument("-o", "--output", help="CSV file or folder (gradescope)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("export-gradescope-autograder",
+                       help="build a Gradescope autograder package (zip)")
+    p.add_argument("assignment")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_export_gradescope_autograder)
+
+    p = sub.add_parser("check", help="grade your own copy of an assignment (hidden tests too)")
+    p.add_argument("notebook")
+    p.add_argument("--assignment", help="assignment name (default: the notebook's file name)")
+    p.add_argument("--json", action="store_true", help="print the full result as JSON")
+    limits(p)
+    p.set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``fnn-grade``."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,328 @@
+"""Grade submissions: the trusted parent's side of the batch grader.
+
+Entry points (plain data in, plain JSON-serializable data out, safe to call in a separate worker
+process, e.g. a Dask worker):
+
+* :func:`grade_submission` grades one notebook and returns a result dict;
+* :func:`grade_all` grades many students (a local thread pool, or any executor through
+  ``map_fn``), writes each result atomically to ``grading/<assignment>/<student>.json`` as soon
+  as it arrives, and skips students whose result is up to date (resume after an interruption).
+
+For every case of the assignment's spec (``autograder.tasks``) the parent derives the inputs from
+``HMAC(secret, assignment/student/case)``, computes the reference with the ``course`` library,
+sends only the inputs to the sandbox (:mod:`autograder.sandbox`) and judges the returned data
+with the case's ``compare``. Student code is never imported or executed here.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import fnmatch
+import hashlib
+import hmac
+import json
+import os
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from autograder import config as config_mod
+from autograder import notebook_io, policy, sandbox
+from autograder.harness import Unsupported
+
+GRADER_VERSION = "1"
+SETUP = "import numpy as np\n"
+"""Trusted code run before the student's cells in every test process."""
+
+SANDBOX_STATUS = {"timeout", "crash", "too_large", "bad_output", "sandbox_error"}
+
+
+def case_seed(secret: bytes, assignment: str, student: str, index: int, name: str) -> int:
+    """64-bit seed of one case: ``HMAC-SHA256(secret, "assignment/student/index/name")``."""
+    message = f"{assignment}/{student}/{index}/{name}".encode()
+    return int.from_bytes(hmac.new(secret, message, hashlib.sha256).digest()[:8], "big")
+
+
+def result_path(course_root: Path | str, assignment: str, student: str) -> Path:
+    """``<course_root>/grading/<assignment>/<student>.json``."""
+    return Path(course_root) / "grading" / assignment / f"{student}.json"
+
+
+def _secret(course_root, options) -> bytes:
+    if options.get("secret"):
+        return bytes.fromhex(options["secret"])
+    return config_mod.load_secret(course_root)
+
+
+def _limits(options: dict) -> sandbox.Limits:
+    return sandbox.Limits(
+        timeout=float(options.get("timeout", 10.0)),
+        accuracy_timeout=float(options.get("accuracy_timeout", 120.0)),
+        memory_mb=int(options.get("memory_mb", 1024)), nproc=int(options.get("nproc", 32)),
+        max_output_mb=int(options.get("max_output_mb", 64)),
+        timing_repeats=int(options.get("timing_repeats", 3)),
+        use_bwrap=options.get("use_bwrap"), uid=options.get("uid"))
+
+
+def fingerprint(notebook_bytes: bytes | None, secret: bytes, options: dict) -> str:
+    """Identifies a grading run: same notebook, secret, grader and limits give the same value."""
+    h = hashlib.sha256()
+    h.update(GRADER_VERSION.encode())
+    h.update(hashlib.sha256(secret).digest())
+    h.update(notebook_bytes if notebook_bytes is not None else b"<missing>")
+    keys = ("timeout", "accuracy_timeout", "memory_mb", "nproc", "max_output_mb", "policy")
+    h.update(json.dumps({k: options.get(k) for k in keys}, sort_keys=True).encode())
+    return h.hexdigest()[:32]
+
+
+def _case_record(case, status, message, earned=0.0) -> dict:
+    earned = float(earned)
+    return {"name": case.name, "grade_id": case.grade_id, "function": case.function,
+            "kind": case.kind, "hidden": bool(case.hidden), "points": earned,
+            "max_points": float(case.points),
+            "passed": status == "passed" and earned >= float(case.points),
+            "status": status, "message": str(message)[:1000]}
+
+
+def grade_submission(course_root, assignment: str, student: str, notebook_path,
+                     options: dict | None = None) -> dict:
+    """Grade one student's notebook in a sandbox and return a JSON-serializable result.
+
+    Parameters
+    ----------
+    course_root : nbgrader course root (holds ``assignments/`` and the secret).
+    assignment : assignment name, e.g. ``"forward_pass"``.
+    student : student id (part of every case seed).
+    notebook_path : the submitted notebook, or None to look for
+        ``submitted/<student>/<assignment>/<assignment>.ipynb``.
+    options : settings from :func:`autograder.config.load_config` (plus ``uid``, ``secret``).
+
+    Returns
+    -------
+    dict with ``assignment``, ``student``, ``notebook``, ``cases`` (one record per case:
+    ``name``, ``grade_id``, ``function``, ``kind``, ``points``, ``max_points``, ``passed``,
+    ``status``, ``message``, ``hidden``), ``total``, ``max_total``, ``flags`` (policy flags and
+    notebook problems, each ``{"rule", "function", "detail", "action"}``), ``errors`` (grader
+    faults), ``written`` and ``solutions`` (the student's cells), ``fingerprint``, ``sandbox`` and ``graded_at``.
+    """
+    from autograder.tasks import get_spec
+
+    course_root = Path(course_root)
+    options = dict(config_mod.DEFAULTS, **(options or {}))
+    spec = get_spec(assignment)
+    layout = notebook_io.load_layout(course_root, assignment)
+    secret = _secret(course_root, options)
+    result = {"assignment": assignment, "student": student, "notebook": None, "cases": [],
+              "total": 0.0, "max_total": spec.max_score, "flags": [], "errors": [],
+              "written": {}, "solutions": {}, "sandbox": None,
+              "graded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    fatal = None
+    if notebook_path is None:
+        notebook_path, fatal = notebook_io.find_submission(course_root, assignment, student, layout)
+    data = None
+    if notebook_path is not None:
+        result["notebook"] = str(notebook_path)
+        try:
+            data = Path(notebook_path).read_bytes()
+        except OSError:
+            data = None
+    result["fingerprint"] = fingerprint(data, secret, options)
+    extraction = notebook_io.Extraction(fatal=fatal)
+    if fatal is None:
+        extraction = notebook_io.extract(notebook_path, layout,
+                                         max_bytes=int(options["max_notebook_mb"]) << 20)
+    if extraction.fatal:
+        result["flags"].append({"rule": "invalid_notebook", "function": None,
+                                "detail": extraction.fatal, "action": "zero"})
+        result["cases"] = [_case_record(c, "invalid_notebook", extraction.fatal)
+                           for c in spec.cases]
+        return result
+    result["written"] = extraction.answers
+    result["solutions"] = extraction.solutions
+    for gid, reason in extraction.problems.items():
+        result["flags"].append({"rule": "bad_cell", "function": gid, "detail": reason,
+                                "action": "zero"})
+    for note in extraction.notes:
+        result["flags"].append({"rule": "notebook_changed", "function": None, "detail": note,
+                                "action": "report"})
+    flags = policy.scan_cells(extraction.solutions, options["policy"])
+    result["flags"].extend(flags)
+    zeroed = {f["function"]: f["detail"] for f in flags if f["action"] == "zero"}
+
+    records: dict[int, dict] = {}
+    jobs, prepared = [], {}
+    for index, case in enumerate(spec.cases):
+        if case.function in extraction.problems:
+            records[index] = _case_record(case, "bad_cell", extraction.problems[case.function])
+            continue
+        if case.function in zeroed:
+            records[index] = _case_record(case, "policy", f"not graded: the cell "
+                                          f"{zeroed[case.function]} (course policy)")
+            continue
+        rng = np.random.default_rng(case_seed(secret, assignment, student, index, case.name))
+        try:
+            inputs = case.make_inputs(rng)
+            expected = case.reference(**copy.deepcopy(inputs))
+        except Exception as exc:  # a fault of the grader, not of the student
+            records[index] = _case_record(case, "grader_error", "internal error, see the log")
+            result["errors"].append(f"{case.name}: {type(exc).__name__}: {exc}")
+            continue
+        prepared[index] = (inputs, expected)
+        jobs.append({"id": str(index), "function": case.function, "kind": case.kind,
+                     "inputs": inputs, "baseline": case.baseline})
+    cells = [extraction.solutions[g] for g in layout.solutions if g in extraction.solutions]
+    limits = _limits(options)
+    outcomes = sandbox.run_cases([SETUP] + layout.setup, cells, jobs, limits) if jobs else {}
+    result["sandbox"] = "bwrap" if sandbox.uses_bwrap(limits) else "rlimits"
+    for index, (inputs, expected) in prepared.items():
+        records[index] = _judge(spec.cases[index], outcomes.get(str(index)), inputs, expected,
+                                result["errors"])
+    result["cases"] = [records[i] for i in range(len(spec.cases))]
+    result["total"] = float(sum(r["points"] for r in result["cases"]))
+    return result
+
+
+def _judge(case, outcome, inputs, expected, errors) -> dict:
+    """Score one case from the sandbox's outcome; the answer is plain data by construction."""
+    if outcome is None:
+        return _case_record(case, "sandbox_error", "no result came back")
+    status = outcome["status"]
+    if status != "ok":
+        return _case_record(case, status, outcome["message"] or status)
+    value = outcome["value"]
+    if isinstance(value, Unsupported):
+        return _case_record(case, "failed", f"your function returned {value.type_name!s}, "
+                            "which is not plain data (expected NumPy arrays / numbers)")
+    if case.kind == "timing":
+        if outcome.get("elapsed") is None or outcome.get("baseline_elapsed") is None:
+            return _case_record(case, "sandbox_error", "the timing runs did not complete")
+        value = {"student_s": float(outcome["elapsed"]),
+                 "baseline_s": float(outcome["baseline_elapsed"]), "output": value}
+    try:
+        credit, message = case.compare(value, expected, inputs)
+    except Exception as exc:  # the comparison must never crash the batch
+        errors.append(f"{case.name}: compare raised {type(exc).__name__}: {exc}")
+        return _case_record(case, "failed", "the answer could not be compared with the "
+                            "reference (wrong structure?)")
+    earned = case.score(credit)
+    return _case_record(case, "passed" if earned > 0 else "failed", message, earned)
+
+
+# --------------------------------------------------------------------------- many students
+def list_students(course_root, assignment: str, pattern: str = "*") -> list[str]:
+    """Students with a folder ``submitted/<student>/<assignment>/`` matching ``pattern``."""
+    base = Path(course_root) / "submitted"
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir()
+                  if (p / assignment).is_dir() and fnmatch.fnmatchcase(p.name, pattern))
+
+
+def write_result(course_root, result: dict) -> Path:
+    """Write one result atomically (temporary file + rename)."""
+    path = result_path(course_root, result["assignment"], result["student"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def load_results(course_root, assignment: str, students: Iterable[str] | None = None) -> list[dict]:
+    """Stored results of ``assignment`` (all students, or only ``students``), by student id."""
+    folder = Path(course_root) / "grading" / assignment
+    if not folder.is_dir():
+        return []
+    wanted = set(students) if students is not None else None
+    out = []
+    for path in sorted(folder.glob("*.json")):
+        if wanted is not None and path.stem not in wanted:
+            continue
+        try:
+            out.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _up_to_date(course_root, assignment, student, secret, options) -> bool:
+    path = result_path(course_root, assignment, student)
+    if not path.exists():
+        return False
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    layout = notebook_io.load_layout(course_root, assignment)
+    nb, _ = notebook_io.find_submission(course_root, assignment, student, layout)
+    try:
+        data = nb.read_bytes() if nb else None
+    except OSError:
+        data = None
+    return stored.get("fingerprint") == fingerprint(data, secret, options)
+
+
+def _uid_pool(size: int) -> queue.Queue:
+    """Distinct sandbox uids for parallel sandboxes (RLIMIT_NPROC counts per uid)."""
+    pool: queue.Queue = queue.Queue()
+    for i in range(size):
+        pool.put(sandbox.NOBODY if i == 0 else 2_000_000_000 + i)
+    return pool
+
+
+def _local_map(jobs: int) -> Callable:
+    def map_fn(func, kwargs_list):
+        uids = _uid_pool(jobs)
+
+        def call(kwargs):
+            uid = uids.get()
+            try:
+                kwargs = dict(kwargs, options=dict(kwargs["options"], uid=uid))
+                return func(**kwargs)
+            finally:
+                uids.put(uid)
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(call, kw) for kw in kwargs_list]
+            for future in as_completed(futures):
+                yield future.result()
+
+    return map_fn
+
+
+def grade_all(course_root, assignment: str, students: Iterable[str], options: dict | None = None,
+              map_fn: Callable | None = None, progress: bool = True, force: bool = False) -> list[dict]:
+    """Grade many students; results are written as they arrive and returned sorted by student.
+
+    Parameters
+    ----------
+    course_root, assignment : as in :func:`grade_submission`.
+    students : student ids (folders under ``submitted/``).
+    options : settings (see :mod:`autograder.config`); ``jobs`` sets the local pool size.
+    map_fn : ``map_fn(func, kwargs_list) -> iterable of results`` (any order) that runs
+        ``func(**kwargs)`` elsewhere, e.g. on a Dask cluster; default: a local thread pool of
+        ``jobs`` threads, each driving one sandbox at a time.
+    progress : show a tqdm progress bar.
+    force : re-grade students whose stored result is up to date.
+    """
+    from tqdm.auto import tqdm
+
+    course_root = Path(course_root)
+    options = dict(config_mod.DEFAULTS, **(options or {}))
+    secret = config_mod.load_secret(course_root)  # created once, before any worker starts
+    students = list(students)
+    todo = [s for s in students
+            if force or not _up_to_date(course_root, assignment, s, secret, options)]
+    kwargs_list = [{"course_root": str(course_root), "assignment": assignment, "student": s,
+                    "notebook_path": None, "options": options} for s in todo]
+    runner = map_fn or _local_map(max(1, int(options.get("jobs") or 1)))
+    with tqdm(total=len(todo), desc=f"grading {assignment}", unit="sub", disable=not progress,
+              initial=0) as bar:
+        for result in runner(grade_submission, kwargs_list):
+            write_result(course_root, result)
+            bar.update(1)
+    return load_results(course_root, assignment, students)
