@@ -1,0 +1,198 @@
+"""In-notebook checks: run a graded function's cases in-process and explain any failure.
+
+A test cell of an assignment calls, for example::
+
+    from autograder.checks import check
+    check("forward_pass", "relu", relu)                 # visible cases, fixed seed
+    check("forward_pass", "relu", relu, hidden=True)    # hidden cases, fresh random seed
+
+Each case (``autograder.tasks.<assignment>``) builds random non-square inputs, computes the
+reference with the ``course`` library and judges the student's answer with
+``autograder.compare`` (float64, rtol 1e-6, atol 1e-8). Inputs are copied before the call, so a
+function that changes its input in place is caught. Warnings raised by the student's code are
+recorded, never printed to stderr (nbgrader would count stderr as a failure).
+
+On success :func:`check` prints one short "passed" line and returns None (nbgrader: full
+credit). If a case fails it raises ``AssertionError`` with every failing case's message
+(nbgrader: no credit for the cell). Accuracy cases may earn partial credit: then ``check``
+returns the points earned, which nbgrader reads as the cell's partial score.
+"""
+from __future__ import annotations
+
+import copy
+import secrets
+import time
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+
+from . import testfuncs
+from .spec import CallableArg, Case
+from .tasks import get_spec
+
+VISIBLE_SEED = 20250101
+"""Seed of the visible cases: students see the same inputs every run."""
+
+TIMING_BUDGET_S = 3.0
+"""Wall-clock budget for timing one function in a timing case (best of up to 5 runs)."""
+
+
+def materialize(inputs: dict) -> dict:
+    """Deep copy of ``inputs`` with every :class:`CallableArg` rebuilt as a callable."""
+    out = {}
+    for key, value in inputs.items():
+        if isinstance(value, CallableArg):
+            out[key] = testfuncs.build(value.name, value.arrays)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _changed_inputs(before: dict, after: dict) -> list[str]:
+    """Names of the array inputs (or arrays inside dict inputs) that were modified."""
+    changed = []
+    for key, value in before.items():
+        if type(value) is np.ndarray:
+            if not np.array_equal(value, after[key]):
+                changed.append(key)
+        elif type(value) is dict:
+            for sub, arr in value.items():
+                if type(arr) is np.ndarray and not np.array_equal(arr, after[key][sub]):
+                    changed.append(f"{key}[{sub!r}]")
+    return changed
+
+
+def _describe_inputs(inputs: dict) -> str:
+    parts = []
+    for key, value in inputs.items():
+        if type(value) is np.ndarray:
+            parts.append(f"{key} {tuple(value.shape)}")
+        elif type(value) is dict:
+            parts.append(f"{key} {{" + ", ".join(f"{k}: {tuple(v.shape)}" for k, v in value.items()) + "}")
+        elif isinstance(value, CallableArg):
+            parts.append(f"{key}={value.name}")
+        else:
+            parts.append(f"{key}={value!r}")
+    return ", ".join(parts)
+
+
+def _call(fn: Callable, inputs: dict, warned: list) -> tuple[bool, Any, str]:
+    """Call ``fn(**inputs)``; return ``(ok, result, error message)``; warnings go to ``warned``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = fn(**inputs)
+        except NotImplementedError as exc:
+            return False, None, f"not implemented yet (NotImplementedError: {exc})"
+        except Exception as exc:  # the student's bug, reported as a message
+            return False, None, f"raised {type(exc).__name__}: {exc}"
+        finally:
+            warned.extend(f"{w.category.__name__}: {w.message}" for w in caught)
+    return True, result, ""
+
+
+def _best_time(fn: Callable, inputs: dict, warned: list) -> tuple[bool, Any, float, str]:
+    start = time.perf_counter()
+    ok, result, err = _call(fn, inputs, warned)
+    return ok, result, time.perf_counter() - start, err
+
+
+def run_case(case: Case, fn: Callable, rng: np.random.Generator) -> tuple[float, str, list[str]]:
+    """Run one case on the student's function ``fn``.
+
+    Returns
+    -------
+    (credit, message, warnings) : credit in [0, 1] (1 = passed), the reason when not passed,
+    and the warnings the student's code raised.
+    """
+    pristine = case.make_inputs(rng)
+    expected = case.reference(**materialize(pristine))
+    call_inputs = materialize(pristine)
+    warned: list[str] = []
+    if case.kind == "timing":
+        baseline = getattr(testfuncs, case.baseline)
+        student_s, baseline_s = float("inf"), float("inf")
+        ok, actual, t, err = _best_time(fn, call_inputs, warned)
+        if not ok:
+            return 0.0, err, warned
+        student_s = t
+        base_inputs = materialize(pristine)
+        _best_time(baseline, base_inputs, [])  # warm-up: first calls pay for caches and allocation
+        deadline = time.perf_counter() + TIMING_BUDGET_S
+        for _ in range(5):  # alternate, so both see the same machine load
+            baseline_s = min(baseline_s, _best_time(baseline, base_inputs, [])[2])
+            if time.perf_counter() > deadline:
+                break
+            student_s = min(student_s, _best_time(fn, materialize(pristine), warned)[2])
+        actual = {"student_s": student_s, "baseline_s": baseline_s, "output": actual}
+    else:
+        ok, actual, err = _call(fn, call_inputs, warned)
+        if not ok:
+            return 0.0, err, warned
+    changed = _changed_inputs(pristine, call_inputs)
+    if changed:
+        return 0.0, (f"your function changed its input {', '.join(changed)} in place: "
+                     "work on a copy (e.g. x.copy()) or build a new array"), warned
+    credit, message = case.compare(actual, expected, pristine)
+    return float(credit), message, warned
+
+
+def check(assignment: str, function: str, fn: Callable, *, hidden: bool = False,
+          seed: int | None = None, grade_id: str | None = None) -> float | None:
+    """Run the cases of ``function`` (test cell ``grade_id``, default ``"test_<function>"``).
+
+    Parameters
+    ----------
+    assignment : e.g. ``"forward_pass"``.
+    function : name of the graded function, e.g. ``"relu"``.
+    fn : the student's function object.
+    hidden : run the hidden cases instead of the visible ones.
+    seed : input seed; default a fixed seed for visible cases and a fresh random one for
+        hidden cases (so hard-coded answers fail). It is printed with a failure.
+    grade_id : test cell whose cases to run.
+
+    Returns
+    -------
+    None when every case passed; the points earned when only partial credit was earned.
+
+    Raises
+    ------
+    AssertionError listing each failing case with its message.
+    """
+    spec = get_spec(assignment)
+    cases = spec.cases_for(function=function, grade_id=grade_id or f"test_{function}",
+                           hidden=hidden)
+    if not cases:
+        raise ValueError(f"no {'hidden' if hidden else 'visible'} cases for {function!r} "
+                         f"in assignment {assignment!r}")
+    if not callable(fn):
+        raise AssertionError(f"{function} should be a function, got {type(fn).__name__}")
+    if seed is None:
+        seed = secrets.randbits(63) if hidden else VISIBLE_SEED
+    rng = np.random.default_rng(seed)
+    earned, total, failures, partial, warned = 0.0, 0.0, [], [], []
+    for case in cases:
+        credit, message, case_warnings = run_case(case, fn, rng)
+        warned.extend(case_warnings)
+        total += case.points
+        earned += case.score(credit)
+        if credit <= 0.0:
+            failures.append(f"- {case.name}: {message}")
+        elif credit < 1.0 or message:
+            partial.append(f"- {case.name}: {message}")
+    label = ("hidden " if hidden else "") + ("test" if len(cases) == 1 else "tests")
+    note = f" ({len(warned)} warning(s), e.g. {warned[0]})" if warned else ""
+    if failures and all("not implemented yet" in f for f in failures):
+        raise AssertionError(f"{function} is not implemented yet: replace the "
+                             "`raise NotImplementedError(...)` line with your code")
+    if failures:
+        raise AssertionError(
+            f"{function}: {len(failures)} of {len(cases)} {label} failed (seed {seed}){note}\n"
+            + "\n".join(failures + partial))
+    if earned < total:
+        print(f"{function}: partial credit {earned:.2f} of {total:g} points{note}\n"
+              + "\n".join(partial))
+        return round(earned, 4)
+    print(f"{function}: {len(cases)} {label} passed{note}" + ("\n" + "\n".join(partial) if partial else ""))
+    return None

@@ -1,0 +1,63 @@
+"""nbgrader configuration of fnn-course. The course root is the repository root.
+
+Instructor workflow (run from the repository root)::
+
+    nbgrader generate_assignment forward_pass      # release/forward_pass/ for students
+    # collect submissions into submitted/<student>/forward_pass/forward_pass.ipynb
+    nbgrader autograde forward_pass
+    nbgrader generate_feedback forward_pass        # feedback/<student>/forward_pass/*.html
+    nbgrader export                                # grades.csv
+
+Formgrader (JupyterLab: Nbgrader > Formgrader) and the Validate button read this same file.
+"""
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreprocessor
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+
+c = get_config()  # noqa: F821 (provided by traitlets when this file is loaded)
+
+c.CourseDirectory.course_id = "fnn-course"
+c.CourseDirectory.source_directory = "assignments"
+
+# Per-cell time limit while autograding. The slowest honest cell trains the digits classifier
+# (about 1 s with the reference solution, a few seconds with a slow but correct student
+# version); 60 s leaves room for a loaded machine yet stops an infinite loop within a minute
+# (nbgrader's default of 30 s is too tight when many submissions are graded in parallel).
+c.ExecutePreprocessor.timeout = 60
+c.Execute.timeout = 60
+
+# What students see in place of a solution region: a hint instead of a bare NotImplementedError.
+c.ClearSolutions.code_stub = {
+    "python": "# YOUR CODE HERE\n"
+              "raise NotImplementedError(\"Write this function (see its docstring for the shapes), "
+              "then run the test cell below.\")"
+}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# A deleted or retyped test cell is restored from the source and graded, instead of staying
+# "needs manual grade" forever; the class keeps being graded.
+c.OverwriteCells.add_missing_cells = True
+
+
+class ReduceGradeCellErrors(NbGraderPreprocessor):
+    """Feedback shows a failed test cell's error as ``ename: evalue`` only.
+
+    A traceback quotes the source line that failed, which for a hidden test is hidden-test code;
+    the error's message (written for the student by ``autograder.checks``) is kept.
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+        return cell, resources
+
+
+# Feedback: grades, then hidden tests removed from the cell source, then tracebacks reduced.
+c.GenerateFeedback.preprocessors = [
+    GetGrades,
+    ClearHiddenTests,
+    ReduceGradeCellErrors,
+    CSSHTMLHeaderPreprocessor,
+]
