@@ -45,9 +45,11 @@ class Case:
 
         * ``"value"``: the student's return value for ``inputs``.
         * ``"timing"``: a dict ``{"student_s": float, "baseline_s": float, "output": value}``:
-          best-of-n wall-clock seconds of the student's function and of the numpy-only
-          ``autograder.testfuncs.<baseline>`` on the same ``inputs``, timed alternately in the
-          same process, and the student's return value (checked before the ratio is judged).
+          best-of-n seconds of the student's function and of the numpy-only
+          ``autograder.testfuncs.<baseline>`` on copies of the same ``inputs``, called
+          alternately in the same process with BLAS on one thread and measured in process CPU
+          time (``time.process_time``, robust to a loaded machine), and the student's return
+          value (checked before the ratio is judged). See ``checks.time_against_baseline``.
         * ``"accuracy"``: the student's return value (trained parameters); ``expected`` is the
           held-out data from ``reference`` (computed only in the trusted parent) and ``compare``
           measures the accuracy on it.
