@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import sys
+import warnings
 from pathlib import Path
 
 from autograder import notebook_io
@@ -137,6 +138,12 @@ def _strip_hidden(source: str) -> str:
 
 def write_gradebook(course_root, assignment: str, results: list[dict]) -> int:
     """Store ``results`` in ``<course_root>/gradebook.db``; returns the number of students."""
+    with warnings.catch_warnings():  # nbgrader's own SQLAlchemy warnings (harmless)
+        warnings.simplefilter("ignore")
+        return _write_gradebook(course_root, assignment, results)
+
+
+def _write_gradebook(course_root, assignment, results) -> int:
     api, utils = _import_api()
     course_root = Path(course_root)
     layout = notebook_io.load_layout(course_root, assignment)

@@ -15,7 +15,8 @@ Zygote protocol (one sandbox = one submission)
 -----------------------------------------------
 parent -> zygote (stdin): one frame, the encoded job ``{"setup": [code], "cells": [code],
 "testfuncs": source of autograder/testfuncs.py, "max_output": bytes, "cases": [{"id",
-"function", "kind", "timeout", "cpu", "memory_mb", "inputs", "repeats", "baseline"}]}``. The zygote imports NumPy once and, per case, forks a fresh child:
+"function", "kind", "timeout", "cpu", "memory_mb", "inputs", "repeats", "baseline",
+"warmup_inputs"}]}``. The zygote imports NumPy once and, per case, forks a fresh child:
 the child drops the job, sets its rlimits, sends its stdio to /dev/null, executes the code
 cells, signals "ready", receives its inputs over a pipe, calls the function and writes back
 one value frame. The zygote (which never runs student code) measures the wall time from
@@ -233,6 +234,7 @@ def _child(state, which, ready_w, inputs_r, make_callable):
 
     job, current = state["job"], state["case"]
     case = {k: current.get(k) for k in ("function", "memory_mb", "cpu", "baseline")}
+    case["warmup"] = state.get("warmup") is not None
     cells, setup = (list(job["cells"]) if which == "cells" else []), list(job["setup"])
     if which == "baseline":
         baseline = _TESTFUNCS.get(str(case["baseline"]))
@@ -280,20 +282,24 @@ def _child(state, which, ready_w, inputs_r, make_callable):
             errors.append(f"{type(exc).__name__}: {exc}")
         sys.stdout = sys.stderr = io.StringIO()
     write_all(ready_w, b"R")
-    header = read_exact(inputs_r, 8)
-    if header is None:
-        os._exit(3)
-    inputs = decode_value(read_exact(inputs_r, struct.unpack(">Q", header)[0]) or b"",
-                          make_callable=make_callable)
     func = baseline if which == "baseline" else namespace.get(case["function"])
-    try:
-        if not callable(func):
-            why = "; ".join(errors)[:400]
-            raise NameError(f"function {case['function']!r} is not defined"
-                            + (f" (a cell raised {why})" if why else ""))
-        value = {"ok": func(**inputs)}
-    except BaseException as exc:
-        value = {"error": f"{type(exc).__name__}: {str(exc)[:400]}"}
+    for phase in ("warmup", "timed") if case["warmup"] else ("timed",):
+        header = read_exact(inputs_r, 8)
+        if header is None:
+            os._exit(3)
+        inputs = decode_value(read_exact(inputs_r, struct.unpack(">Q", header)[0]) or b"",
+                              make_callable=make_callable)
+        try:
+            if not callable(func):
+                why = "; ".join(errors)[:400]
+                raise NameError(f"function {case['function']!r} is not defined"
+                                + (f" (a cell raised {why})" if why else ""))
+            value = {"ok": func(**inputs)}
+        except BaseException as exc:
+            value = {"error": f"{type(exc).__name__}: {str(exc)[:400]}"}
+        if phase == "warmup":
+            del value, inputs
+            write_all(ready_w, b"W")
     try:
         payload = encode_value(value)
     except BaseException as exc:
@@ -352,8 +358,12 @@ def _run_child(state, which, make_callable, max_output, sweep):
     try:
         if read_exact(ready_r, 1, start + timeout) is None:
             raise _Stop
-        sent = time.perf_counter()
         try:
+            if state.get("warmup") is not None:  # untimed call on other inputs: warm caches
+                write_all(inputs_w, frame(state["warmup"]))
+                if read_exact(ready_r, 1, start + timeout) is None:
+                    raise _Stop
+            sent, cpu_start = time.perf_counter(), _cpu_seconds(pid)
             write_all(inputs_w, frame(state["inputs"]))
         except OSError:
             raise _Stop from None
@@ -369,6 +379,9 @@ def _run_child(state, which, make_callable, max_output, sweep):
             if payload is None:
                 raise _Stop
             result["elapsed"] = time.perf_counter() - sent
+            cpu_end = _cpu_seconds(pid)
+            if cpu_start is not None and cpu_end is not None:
+                result["cpu"] = cpu_end - cpu_start
             result["value"] = payload
     except _Stop:
         timed_out = time.monotonic() - start >= timeout
@@ -384,7 +397,8 @@ def _run_child(state, which, make_callable, max_output, sweep):
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
-        _, status = os.waitpid(pid, 0)
+        _, status, usage = os.wait4(pid, 0)
+        result.setdefault("cpu", usage.ru_utime + usage.ru_stime)
         if sweep:
             _sweep(os.getpid())
         else:
@@ -401,6 +415,18 @@ def _run_child(state, which, make_callable, max_output, sweep):
             result["message"] = (f"the process exited (status {os.WEXITSTATUS(status)}) "
                                  "without returning a result")
     return result
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time used so far by all threads of ``pid`` (``/proc/<pid>/task/*/schedstat``, ns)."""
+    try:
+        total = 0
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat") as fh:
+                total += int(fh.read().split()[0])
+        return total / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 class _Stop(Exception):
@@ -448,6 +474,8 @@ def zygote_main(argv) -> int:
         case_id = state["case"]["id"]
         write_all(out, frame(encode_value({"start": case_id})))
         state["inputs"] = encode_value(state["case"]["inputs"])
+        if state["case"].get("warmup_inputs") is not None:
+            state["warmup"] = encode_value(state["case"]["warmup_inputs"])
         if state["case"]["kind"] == "timing":
             report = _timing(state, make_callable, max_output, sweep)
         else:
@@ -460,21 +488,25 @@ def zygote_main(argv) -> int:
 
 
 def _timing(state, make_callable, max_output, sweep):
-    """Alternate baseline and student children; report the best time of each.
+    """Alternate baseline and student children; report the best CPU time of each.
 
-    The zygote measures both (from sending the inputs to receiving the answer), so student
-    code cannot fake its own time. Every run is a fresh child: nothing can be cached.
+    The zygote measures both as the CPU time (all threads, from the scheduler's nanosecond
+    counters) the test process uses between its "ready" signal (code executed, inputs not yet
+    sent) and its answer: student code cannot fake it, cannot have started before the inputs
+    existed in the process, and unlike wall-clock time it does not grow when the machine is
+    busy. The small fixed costs (decoding inputs, encoding the answer) are the same for both.
+    Every run is a fresh child, so nothing can be cached between runs.
     """
     student_times, baseline_times, report = [], [], None
     for _ in range(int(state["case"].get("repeats", 3))):
         base = _run_child(state, "baseline", make_callable, max_output, sweep)
         base.pop("value", None)  # the baseline's answer must not linger where code can look
         if base["status"] == "ok":
-            baseline_times.append(base["elapsed"])
+            baseline_times.append(base["cpu"])
         report = _run_child(state, "cells", make_callable, max_output, sweep)
         if report["status"] != "ok":
             break
-        student_times.append(report["elapsed"])
+        student_times.append(report["cpu"])
     report["elapsed"] = min(student_times) if student_times else None
     report["baseline_elapsed"] = min(baseline_times) if baseline_times else None
     return report

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SAFE_SETUP_MODULES = {"numpy", "math", "functools", "itertools", "collections", "typing"}
-"""Modules a source setup cell may import to be replayed before the student's cells."""
+"""Modules a source setup cell may import to be replayed before the student's cells (a setup
+cell is an ungraded source code cell made only of import statements)."""
 
 
 @dataclass
@@ -31,9 +32,9 @@ class Layout:
     solutions : grade_ids of solution code cells, in notebook order (= function names).
     written : grade_ids of written answers (markdown solution cells).
     tests : ``{grade_id: points}`` of test (grade) cells.
-    setup : source code of plain code cells that only import numerical modules (trusted).
-    cells : the source notebook's raw cell dicts (to rebuild a clean copy for formgrader).
-    raw : the whole source notebook as a dict.
+    setup : source code of ungraded code cells made only of imports of numerical modules.
+    known : every grade_id of the source (also locked read-only cells).
+    raw : the whole source notebook as a dict (to rebuild a clean copy for formgrader).
     """
 
     assignment: str
@@ -42,6 +43,7 @@ class Layout:
     written: list[str]
     tests: dict[str, float]
     setup: list[str]
+    known: list[str]
     raw: dict = field(repr=False, default_factory=dict)
 
 
@@ -92,35 +94,37 @@ def _is_safe_setup(code: str) -> bool:
         tree = ast.parse(code)
     except SyntaxError:
         return False
-    for node in ast.walk(tree):
+    for node in tree.body:
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
+        elif isinstance(node, ast.ImportFrom) and not node.level:
             names = [node.module or ""]
         else:
-            continue
+            return False
         if any(n.split(".")[0] not in SAFE_SETUP_MODULES for n in names):
             return False
-    return True
+    return bool(tree.body)
 
 
 def load_layout(course_root: Path | str, assignment: str) -> Layout:
     """Read the layout of the source notebook of ``assignment`` (trusted input)."""
     path = source_notebook_path(course_root, assignment)
     raw = json.loads(path.read_text(encoding="utf-8"))
-    solutions, written, tests, setup = [], [], {}, []
+    solutions, written, tests, setup, other = [], [], {}, [], []
     for cell in raw["cells"]:
         meta, kind = _meta(cell), cell.get("cell_type")
         gid = meta.get("grade_id")
+        if gid:
+            other.append(gid)
         if meta.get("solution") and not meta.get("grade"):
             (solutions if kind == "code" else written).append(gid)
         elif meta.get("grade") and kind == "code":
             tests[gid] = float(meta.get("points", 0))
         elif meta.get("grade") and meta.get("solution"):
             written.append(gid)
-        elif kind == "code" and not gid and _is_safe_setup(_text(cell) or ""):
+        elif kind == "code" and _is_safe_setup(_text(cell) or ""):
             setup.append(_text(cell) or "")
-    return Layout(assignment, path.name, solutions, written, tests, setup, raw)
+    return Layout(assignment, path.name, solutions, written, tests, setup, other, raw)
 
 
 def find_submission(course_root: Path | str, assignment: str, student: str,
@@ -190,7 +194,7 @@ def extract(path: Path | str, layout: Layout, max_bytes: int = 20 << 20) -> Extr
         if count != 1:
             out.notes.append(f"test cell {gid!r} " + ("was deleted (the original is used)" if
                              count == 0 else f"appears {count} times (the original is used)"))
-    known = set(layout.solutions) | set(layout.written) | set(layout.tests)
+    known = set(layout.known)
     extra = sorted(set(by_id) - known)
     if extra:
         out.notes.append(f"unknown nbgrader cells ignored: {', '.join(extra)[:200]}")

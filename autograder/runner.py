@@ -172,8 +172,12 @@ def grade_submission(course_root, assignment: str, student: str, notebook_path,
             result["errors"].append(f"{case.name}: {type(exc).__name__}: {exc}")
             continue
         prepared[index] = (inputs, expected)
-        jobs.append({"id": str(index), "function": case.function, "kind": case.kind,
-                     "inputs": inputs, "baseline": case.baseline})
+        job = {"id": str(index), "function": case.function, "kind": case.kind,
+               "inputs": inputs, "baseline": case.baseline}
+        if case.kind == "timing":  # fresh inputs for the untimed warm-up call
+            job["warmup_inputs"] = case.make_inputs(np.random.default_rng(
+                case_seed(secret, assignment, student, index, "warm-up " + case.name)))
+        jobs.append(job)
     cells = [extraction.solutions[g] for g in layout.solutions if g in extraction.solutions]
     limits = _limits(options)
     outcomes = sandbox.run_cases([SETUP] + layout.setup, cells, jobs, limits) if jobs else {}

@@ -174,7 +174,8 @@ def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Lim
     cells : the submission's solution cells, in notebook order (untrusted).
     cases : dicts with ``id`` (str), ``function`` (name to call), ``kind`` ("value", "timing"
         or "accuracy"), ``inputs`` (keyword arguments: arrays, numbers, dicts, CallableArg)
-        and, for timing cases, ``baseline`` (name of a function in ``testfuncs.py``).
+        and, for timing cases, ``baseline`` (name of a function in ``testfuncs.py``) and
+        ``warmup_inputs`` (other inputs for an untimed first call that warms the caches).
     limits : resource limits.
 
     Returns
@@ -216,7 +217,8 @@ def _run_once(setup, cells, pending, limits, outcomes) -> bool:
                              "timeout": timeout, "cpu": int(timeout) + 1,
                              "memory_mb": limits.memory_mb,
                              "repeats": limits.timing_repeats,
-                             "baseline": case.get("baseline")})
+                             "baseline": case.get("baseline"),
+                             "warmup_inputs": case.get("warmup_inputs")})
     started_any = False
     cmd, env, cwd = launcher.command()
     stderr = tempfile.TemporaryFile()
