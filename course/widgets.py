@@ -217,7 +217,7 @@ def relu_subgradient_widget():
     ax_d.set_ylim(-0.1, 1.1)
     ax_d.set_title("derivative with the chosen subgradient at 0")
     ax_d.set_xlabel("z")
-    ax_d.legend(loc="upper left")
+    ax_d.legend(loc="center right")
     for ax in (ax_f, ax_d):
         ax.grid(alpha=0.3)
     out = W.Output()
