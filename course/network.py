@@ -123,6 +123,12 @@ class MLP:
                 a = self.hidden.forward(z)
             else:
                 caches.append((linear_cache, None))
+        xp = array_namespace(z)
+        if not bool(xp.all(xp.isfinite(z))):
+            raise ValueError(
+                "the network output z^[L] contains NaN or infinite values: the weights have diverged "
+                "(lower the learning rate lr) or X holds huge values (scale it)"
+            )
         return z, caches
 
     def output_from_logits(self, z_out):
@@ -142,12 +148,12 @@ class MLP:
     def _loss_and_output_grad(self, z_out, y):
         """Loss value and dL/dz^[L] (B, n^[L]) for the output/loss pair."""
         check_batch(z_out, "X", y, "y")
+        xp = array_namespace(z_out)
         if self.output == "softmax":
             return softmax_cross_entropy(z_out, y)
         if self.output == "sigmoid":
             if y.ndim != 1:
                 raise ValueError(f"y must have shape (B,) with 0/1 labels for a sigmoid output, got {tuple(y.shape)}")
-            xp = array_namespace(z_out)
             y = y if xp.isdtype(y.dtype, "real floating") else xp.astype(y, z_out.dtype)
             loss, dz = binary_cross_entropy_with_logits(z_out[:, 0], y)
             return loss, xp.expand_dims(dz, axis=1)

@@ -49,9 +49,26 @@ def iterate_minibatches(X, y, batch_size: int, rng: np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     xp = array_namespace(X)
     order = xp.asarray(rng.permutation(X.shape[0]))
-    for start in range(0, X.shape[0], batch_size):
-        index = order[start:start + batch_size]
+    size = X.shape[0]
+    for start in range(0, size, batch_size):
+        index = order[start:min(start + batch_size, size)]
         yield xp.take(X, index, axis=0), xp.take(y, index, axis=0)
+
+
+def _train_one_epoch(model, X, y, lr, batch_size, rng) -> float:
+    """One epoch: a single full-batch update, or one update per shuffled mini-batch.
+    Returns the mean training loss seen during the epoch."""
+    if batch_size is None:
+        loss, grads = model.backward(X, y)
+        sgd_step(model.params, grads, lr)
+        return loss
+    total, count = 0.0, 0
+    for X_batch, y_batch in iterate_minibatches(X, y, batch_size, rng):
+        loss, grads = model.backward(X_batch, y_batch)
+        sgd_step(model.params, grads, lr)
+        total += loss * X_batch.shape[0]
+        count += X_batch.shape[0]
+    return total / count
 
 
 @dataclass
@@ -93,25 +110,19 @@ def fit(model, X, y, *, epochs: int, lr: float, batch_size=None, rng=None, X_val
 
         epoch_range = tqdm(epoch_range, desc="epochs", leave=False)
     for epoch in epoch_range:
-        if batch_size is None:
-            loss, grads = model.backward(X, y)
-            sgd_step(model.params, grads, lr)
-            epoch_loss = loss
-        else:
-            total, count = 0.0, 0
-            for X_batch, y_batch in iterate_minibatches(X, y, batch_size, rng):
-                loss, grads = model.backward(X_batch, y_batch)
-                sgd_step(model.params, grads, lr)
-                total += loss * X_batch.shape[0]
-                count += X_batch.shape[0]
-            epoch_loss = total / count
-        if not math.isfinite(epoch_loss):
-            raise ValueError(f"training diverged at epoch {epoch} (loss {epoch_loss}): lower lr (now {lr})")
+        try:
+            epoch_loss = _train_one_epoch(model, X, y, lr, batch_size, rng)
+            accuracy = model.accuracy(X, y) if model.output != "identity" else float("nan")
+            val_accuracy = model.accuracy(X_val, y_val) if X_val is not None else None
+        except ValueError as err:
+            if "diverged" in str(err):
+                raise ValueError(f"training diverged at epoch {epoch}: lower lr (now {lr})") from err
+            raise
         history.epochs.append(epoch)
         history.loss.append(epoch_loss)
-        history.accuracy.append(model.accuracy(X, y) if model.output != "identity" else float("nan"))
-        if X_val is not None:
-            history.val_accuracy.append(model.accuracy(X_val, y_val))
+        history.accuracy.append(accuracy)
+        if val_accuracy is not None:
+            history.val_accuracy.append(val_accuracy)
         if progress:
             epoch_range.set_postfix(loss=f"{epoch_loss:.4f}")
         if callback is not None and callback(epoch, history):
