@@ -20,8 +20,9 @@ RTOL = 1e-6
 ATOL = 1e-8
 """Absolute tolerance for float64 results (entries near zero)."""
 
-Hint = tuple[Callable[[np.ndarray], np.ndarray], str]
-"""``(transform, message)``: if the answer matches ``transform(expected)``, show ``message``."""
+Hint = tuple[Callable[[], np.ndarray], str]
+"""``(make_candidate, message)``: if the answer matches ``make_candidate()`` (a typical wrong
+answer computed from the inputs), the message ends with ``"Hint: " + message``."""
 
 _INT_TYPES = (int, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
               np.uint64)
@@ -65,7 +66,7 @@ def check_array(actual, expected: np.ndarray, *, name: str = "output",
     rtol, atol : tolerance, see the module docstring.
     batch_size : B of the inputs, to recognise a lost or kept batch axis.
     nonfinite_hint : appended when the answer contains NaN or inf.
-    hints : ``(transform, message)`` pairs tried when the values differ.
+    hints : :data:`Hint` pairs tried in order when the values differ.
 
     Returns
     -------
@@ -114,9 +115,9 @@ def check_array(actual, expected: np.ndarray, *, name: str = "output",
     msg = (f"{name} differs from the reference: max abs error {float(diff.max()):.3g}, "
            f"worst at {where}: got {float(actual[idx]):.8g}, expected {float(expected[idx]):.8g} "
            f"({int((excess > 0).sum())} of {actual.size} entries off; rtol={rtol:g}, atol={atol:g})")
-    for transform, hint in hints:
+    for make_candidate, hint in hints:
         try:
-            candidate = np.asarray(transform(expected), dtype=np.float64)
+            candidate = np.asarray(make_candidate(), dtype=np.float64)
         except Exception:  # a hint that does not apply to this shape
             continue
         if candidate.shape == actual.shape and np.allclose(actual, candidate, rtol=rtol, atol=atol):
@@ -124,11 +125,13 @@ def check_array(actual, expected: np.ndarray, *, name: str = "output",
     return False, msg
 
 
-def check_dict(actual, expected: dict, *, name: str = "output", **kwargs) -> tuple[bool, str]:
+def check_dict(actual, expected: dict, *, name: str = "output",
+               key_hints: dict | None = None, **kwargs) -> tuple[bool, str]:
     """Judge an untrusted dict of arrays (``{"W1": ..., "b1": ...}``) key by key.
 
-    ``kwargs`` go to :func:`check_array` for every entry. Extra keys are ignored; every key of
-    ``expected`` must be present. All wrong entries are reported, one per line.
+    ``kwargs`` go to :func:`check_array` for every entry, ``key_hints[key]`` as its ``hints``.
+    Extra keys are ignored; every key of ``expected`` must be present. All wrong entries are
+    reported, one per line.
     """
     if type(actual) is not dict:
         return False, f"{name} should be a dict like {{'W1': ..., 'b1': ...}}, got {kind_of(actual)}"
@@ -138,7 +141,8 @@ def check_dict(actual, expected: dict, *, name: str = "output", **kwargs) -> tup
         return False, f"{name} is missing the keys {missing} (it has {sorted(keys)})"
     problems = []
     for key, ref in expected.items():
-        ok, msg = check_array(actual[key], ref, name=key, **kwargs)
+        hints = (key_hints or {}).get(key, ())
+        ok, msg = check_array(actual[key], ref, name=f"{name}[{key!r}]", hints=hints, **kwargs)
         if not ok:
             problems.append(msg)
     return (not problems), "\n".join(problems)
@@ -152,18 +156,3 @@ def check_int(actual, expected: int, *, name: str = "output") -> tuple[bool, str
     if int(actual) != int(expected):
         return False, f"{name} is {int(actual)}, expected {int(expected)}"
     return True, ""
-
-
-def check_scalar_float(actual, *, name: str = "output") -> tuple[bool, float | None, str]:
-    """Accept a Python float or a float64 NumPy scalar; return ``(ok, value, message)``."""
-    if type(actual) not in (float, np.float64, np.float32):
-        return False, None, f"{name} should be a float, got {kind_of(actual)}"
-    value = float(actual)
-    if not np.isfinite(value):
-        return False, None, f"{name} is {value}"
-    return True, value, ""
-
-
-def same_shape_list(arrays: Iterable[np.ndarray]) -> str:
-    """``"(7, 5), (3, 5), (3,)"``: shapes of some inputs, for messages."""
-    return ", ".join(str(tuple(a.shape)) for a in arrays)

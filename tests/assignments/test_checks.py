@@ -1,0 +1,339 @@
+"""The in-notebook checks: deliberately wrong student functions get messages a student can act on."""
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+from autograder import testfuncs
+from autograder.checks import check, run_case
+from autograder.compare import check_array, check_dict, check_int
+from autograder.tasks import ASSIGNMENTS, get_spec
+from autograder.tasks.vectorized_gradients import (accuracy_credit, forward_logits, held_out_data,
+                                                   reference_backprop, training_data)
+from tests import submissions as subs
+
+
+def _solutions(assignment):
+    """The source notebook's solution functions, defined in one namespace like a kernel would."""
+    namespace = {"np": np}
+    for code in subs.solution_code(assignment).values():
+        exec(compile(code, f"<{assignment}>", "exec"), namespace)
+    return namespace
+
+
+@pytest.fixture(scope="module")
+def fp():
+    return _solutions("forward_pass")
+
+
+@pytest.fixture(scope="module")
+def sb():
+    return _solutions("softmax_backward")
+
+
+@pytest.fixture(scope="module")
+def vg():
+    return _solutions("vectorized_gradients")
+
+
+def _failure(assignment, function, fn, **kwargs) -> str:
+    with pytest.raises(AssertionError) as info:
+        check(assignment, function, fn, **kwargs)
+    return str(info.value)
+
+
+# ----------------------------------------------------------------------------- reference solutions
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_reference_solutions_pass_every_case_for_several_seeds(assignment, capsys):
+    spec = get_spec(assignment)
+    namespace = _solutions(assignment)
+    for case in spec.cases:
+        seeds = [0] if case.kind != "value" else [0, 1, 2]
+        for seed in seeds:
+            credit, message, _ = run_case(case, namespace[case.function], np.random.default_rng(seed))
+            assert credit == 1.0, f"{case.name} (seed {seed}): {message}"
+
+
+def test_check_prints_a_short_passed_line(fp, capsys):
+    assert check("forward_pass", "relu", fp["relu"]) is None
+    assert check("forward_pass", "relu", fp["relu"], hidden=True) is None
+    out = capsys.readouterr().out
+    assert "relu: 1 test passed" in out and "relu: 1 hidden test passed" in out
+
+
+# ----------------------------------------------------------------------------- common mistakes
+def test_transposed_gradient_is_named(vg):
+    def backprop(X, Y, params):
+        grads = vg["backprop"](X, Y, params)
+        grads["W1"] = grads["W1"].T.copy()
+        return grads
+    msg = _failure("vectorized_gradients", "backprop", backprop)
+    assert "grads['W1'] has shape (6, 5), expected (5, 6): transposed?" in msg
+
+
+def test_bias_gradient_that_kept_the_batch_axis(vg):
+    def backprop(X, Y, params):
+        grads = vg["backprop"](X, Y, params)
+        grads["b3"] = np.tile(grads["b3"], (X.shape[0], 1)) / X.shape[0]
+        return grads
+    msg = _failure("vectorized_gradients", "backprop", backprop)
+    assert "grads['b3'] has shape (7, 3), expected (3,): it kept the batch axis" in msg
+
+
+def test_output_that_lost_the_batch_axis(fp):
+    msg = _failure("forward_pass", "network_forward", lambda X, params: np.mean(fp["network_forward"](X, params), keepdims=True)[0, ...])
+    assert "y_hat has shape (), expected (7,): it lost the batch axis" in msg
+    msg = _failure("forward_pass", "network_forward", lambda X, params: fp["network_forward"](X, params)[:, None])
+    assert "y_hat has shape (7, 1), expected (7,): an extra or missing axis of length 1" in msg
+    msg = _failure("forward_pass", "affine_forward", lambda x, W, b: (x @ W.T + b)[0])
+    assert "z has shape (3,), expected (7, 3): it lost the batch axis" in msg
+
+
+def test_gradient_mean_without_division_by_B(vg):
+    def backprop(X, Y, params):
+        return {k: v * X.shape[0] for k, v in vg["backprop"](X, Y, params).items()}
+    msg = _failure("vectorized_gradients", "backprop", backprop)
+    assert "Hint: the loss is the MEAN over the batch: divide by B" in msg
+
+
+def test_softmax_without_the_max_shift_gives_nan_and_the_fix(sb):
+    def softmax(z):
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+    msg = _failure("softmax_backward", "softmax", softmax)
+    assert "softmax(z) contains NaN" in msg
+    assert "output contains NaN/inf for logits of 1000: subtract the max" in msg
+    assert "1 of 2 tests failed" in msg  # the ordinary logits still pass
+
+
+def test_unstable_sigmoid_is_caught_and_its_warnings_are_not_failures():
+    def sigmoid(z):
+        return np.exp(z) / (1.0 + np.exp(z))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning escaping the check would raise here
+        msg = _failure("forward_pass", "sigmoid", sigmoid)
+    assert "sigmoid(z) contains NaN" in msg and "|z| ~ 1000" in msg
+    assert "RuntimeWarning" in msg  # reported, not raised
+
+
+def test_warnings_alone_do_not_fail(capsys):
+    def sigmoid(z):  # correct values, but overflows in exp for z = -1000
+        return 1.0 / (1.0 + np.exp(-z))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check("forward_pass", "sigmoid", sigmoid) is None
+    assert "warning(s), e.g. RuntimeWarning" in capsys.readouterr().out
+
+
+def test_in_place_modification_of_the_input():
+    def relu(z):
+        z[z < 0] = 0.0
+        return z
+    msg = _failure("forward_pass", "relu", relu)
+    assert "your function changed its input z in place" in msg
+
+
+def test_sgd_step_that_updates_params_in_place(vg):
+    def sgd_step(params, grads, lr):
+        for key in params:
+            params[key] -= lr * grads[key]
+        return params
+    msg = _failure("vectorized_gradients", "sgd_step", sgd_step)
+    assert "changed its input params['W1']" in msg
+
+
+def test_wrong_dtypes_are_named():
+    msg = _failure("forward_pass", "relu", lambda z: np.maximum(z, 0).astype(np.int64))
+    assert "expected dtype float64, got int64" in msg
+    msg = _failure("forward_pass", "predict", lambda y_hat, threshold=0.5: y_hat >= threshold)
+    assert "expected dtype int64, got bool: convert with .astype(np.int64)" in msg
+
+
+def test_worst_offending_index_and_max_error_are_reported(fp):
+    def affine_forward(x, W, b):
+        z = x @ W.T + b
+        z[4, 2] += 0.5
+        return z
+    msg = _failure("forward_pass", "affine_forward", affine_forward)
+    assert re.search(r"max abs error 0\.5, worst at index \(4, 2\) \(example 4 of the batch\)", msg)
+    assert "1 of 21 entries off" in msg
+
+
+def test_forgotten_bias_and_augmented_bias_column_hints():
+    msg = _failure("forward_pass", "affine_forward", lambda x, W, b: x @ W.T)
+    assert "Hint: did you forget to add the bias b?" in msg
+    msg = _failure("forward_pass", "affine_forward_augmented",
+                   lambda x, W_tilde: x @ W_tilde[:, :-1].T + W_tilde[:, -1])
+    assert "the bias is the FIRST column of W_tilde" in msg
+
+
+def test_untrusted_objects_are_never_compared_with_eq():
+    class AlwaysEqual(np.ndarray):
+        def __eq__(self, other):
+            return True
+    class Liar:
+        def __eq__(self, other):
+            return True
+        shape, dtype = (7, 5), np.float64
+    msg = _failure("forward_pass", "relu", lambda z: Liar())
+    assert "relu(z) should be a numpy ndarray, got" in msg and "Liar" in msg
+    msg = _failure("forward_pass", "relu", lambda z: np.zeros_like(z).view(AlwaysEqual))
+    assert "AlwaysEqual" in msg
+    msg = _failure("forward_pass", "relu", lambda z: np.maximum(z, 0).tolist())
+    assert "got list: convert it with np.asarray(...)" in msg
+    msg = _failure("forward_pass", "count_parameters", lambda N, K, J: float((N + 1) * K + (K + 1) * J + J + 1))
+    assert "should be an int, got float: wrap it in int(...)" in msg
+    msg = _failure("forward_pass", "count_parameters", lambda N, K, J: N * K + K * J + J)
+    assert "did you forget the biases" in msg
+
+
+def test_exceptions_and_missing_implementations_are_reported():
+    def relu(z):
+        raise NotImplementedError("write me")
+    assert "relu is not implemented yet" in _failure("forward_pass", "relu", relu)
+    msg = _failure("forward_pass", "affine_forward", lambda x, W, b: x @ W + b)
+    assert "raised ValueError" in msg and "matmul" in msg
+
+
+def test_numerical_gradient_mistakes(sb):
+    def one_sided(f, x, h=1e-5):
+        grad = np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            step = x.copy()
+            step[i] += h
+            grad[i] = (f(step) - f(x)) / h
+        return grad
+    assert "one-sided difference" in _failure("softmax_backward", "numerical_gradient", one_sided)
+
+    def restores_inexactly(f, x, h=1e-5):
+        grad = np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            x[i] += h
+            up = f(x)
+            x[i] -= 2 * h
+            down = f(x)
+            x[i] += h  # x + h - 2h + h is not always x again
+            grad[i] = (up - down) / (2 * h)
+        return grad
+    msg = _failure("softmax_backward", "numerical_gradient", restores_inexactly)
+    assert "changed its input x in place" in msg
+
+
+def test_hidden_cases_use_fresh_seeds_so_hard_coded_answers_fail(fp):
+    spec = get_spec("forward_pass")
+    visible = spec.cases_for(function="affine_forward", hidden=False)[0]
+    from autograder.checks import VISIBLE_SEED
+    inputs = visible.make_inputs(np.random.default_rng(VISIBLE_SEED))
+    answer = visible.reference(**inputs)
+
+    def hard_coded(x, W, b):
+        return answer.copy()
+    assert check("forward_pass", "affine_forward", hard_coded) is None
+    msg = _failure("forward_pass", "affine_forward", hard_coded, hidden=True)
+    assert "seed" in msg and ("has shape" in msg or "differs" in msg)
+    seeds = {re.search(r"seed (\d+)", _failure("forward_pass", "relu", lambda z: z, hidden=True)).group(1)
+             for _ in range(3)}
+    assert len(seeds) == 3
+
+
+def test_python_loop_over_examples_loses_the_vectorization_points(vg):
+    def loop(X, Y, params):
+        total = {k: np.zeros_like(v) for k, v in params.items()}
+        for b in range(X.shape[0]):
+            for k, g in vg["backprop"](X[b:b + 1], Y[b:b + 1], params).items():
+                total[k] += g
+        return {k: v / X.shape[0] for k, v in total.items()}
+    assert check("vectorized_gradients", "backprop", loop) is None  # the values are right
+    msg = _failure("vectorized_gradients", "backprop", loop, grade_id="test_backprop_vectorized")
+    assert "this looks like a Python loop over examples" in msg
+    assert check("vectorized_gradients", "backprop", vg["backprop"],
+                 grade_id="test_backprop_vectorized") is None
+
+
+def test_fast_but_wrong_backprop_gets_no_vectorization_points():
+    def zeros(X, Y, params):
+        return {k: np.zeros_like(v) for k, v in params.items()}
+    msg = _failure("vectorized_gradients", "backprop", zeros, grade_id="test_backprop_vectorized")
+    assert "wrong gradients on the B=2048 batch" in msg
+
+
+def test_train_classifier_partial_credit_is_linear_in_accuracy(vg, capsys):
+    def weak(X_train, y_train):  # a short training: between 80% and 95% held out
+        rng = np.random.default_rng(3)
+        sizes, params = [64, 16, 12, 10], {}
+        for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+            params[f"W{layer}"] = rng.standard_normal((n_out, n_in)) * np.sqrt(2 / n_in)
+            params[f"b{layer}"] = np.zeros(n_out)
+        Y = np.eye(10)[y_train]
+        for epoch in range(2):
+            for start in range(0, 1347, 8):
+                batch = slice(start, start + 8)
+                params = vg["sgd_step"](params, vg["backprop"](X_train[batch], Y[batch], params), 0.1)
+        return params
+    X_test, y_test = held_out_data()
+    accuracy = float(np.mean(np.argmax(forward_logits(X_test, weak(*training_data())), axis=1) == y_test))
+    assert 0.80 < accuracy < 0.95, accuracy
+    earned = check("vectorized_gradients", "train_classifier", weak)
+    assert earned == pytest.approx(5.0 * accuracy_credit(accuracy), abs=1e-3)
+    assert "partial credit" in capsys.readouterr().out
+    assert accuracy_credit(0.95) == 1.0 and accuracy_credit(0.80) == 0.0
+    assert accuracy_credit(0.875) == pytest.approx(0.5)
+
+
+def test_train_classifier_with_bad_parameters():
+    msg = _failure("vectorized_gradients", "train_classifier", lambda X_train, y_train: [1, 2])
+    assert "should return a dict of parameters, got list" in msg
+    bad = {"W1": np.zeros((5, 64)), "b1": np.zeros(5), "W2": np.zeros((4, 5)), "b2": np.zeros(4),
+           "W3": np.zeros((4, 10)), "b3": np.zeros(10)}
+    msg = _failure("vectorized_gradients", "train_classifier", lambda X_train, y_train: bad)
+    assert "W3 has shape (4, 10), expected (10, 4)" in msg
+
+
+# ----------------------------------------------------------------------------- comparison helpers
+def test_compare_helpers_directly():
+    ok, msg = check_array(np.ones((2, 3)), np.ones((2, 3)))
+    assert ok and msg == ""
+    ok, msg = check_array(np.ones((3, 2)), np.ones((2, 3)), name="dW")
+    assert not ok and msg == "dW has shape (3, 2), expected (2, 3): transposed?"
+    ok, msg = check_array(np.full(3, np.inf), np.ones(3), nonfinite_hint="hint")
+    assert not ok and msg == "output contains inf (first at index (0,)): hint"
+    ok, msg = check_dict({"W": np.ones(2)}, {"W": np.ones(2), "b": np.ones(1)})
+    assert not ok and "missing the keys ['b']" in msg
+    assert check_int(np.int64(5), 5) == (True, "")
+    assert not check_int(True, 1)[0]  # bool is not an int answer
+
+
+def test_testfuncs_registry_and_baseline():
+    rng = np.random.default_rng(0)
+    f = testfuncs.build("weighted_square", {"c": np.ones(3), "d": np.zeros(3)})
+    assert f(np.array([1.0, 2.0, 3.0])) == pytest.approx(14.0)
+    with pytest.raises(ValueError, match="name must be one of"):
+        testfuncs.build("nope", {})
+    from autograder.tasks._common import one_hot_labels, random_params
+    X, Y = rng.standard_normal((9, 6)), one_hot_labels(rng, 9, 4)
+    params = random_params(rng, [6, 5, 3, 4])
+    fast, ref = testfuncs.baseline_backprop(X, Y, params), reference_backprop(X, Y, params)
+    assert all(np.max(np.abs(fast[k] - ref[k])) < 1e-12 for k in ref)
+
+
+# ----------------------------------------------------------------------------- spec and notebooks agree
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_notebook_cells_match_the_spec(assignment):
+    spec = get_spec(assignment)
+    nb = subs.source_notebook(assignment)
+    meta = [c.metadata.get("nbgrader", {}) for c in nb.cells]
+    solutions = [m["grade_id"] for m, c in zip(meta, nb.cells)
+                 if m.get("solution") and not m.get("grade") and c.cell_type == "code"]
+    tests = {m["grade_id"]: m["points"] for m in meta if m.get("grade") and not m.get("solution")}
+    written = {m["grade_id"]: m["points"] for m in meta if m.get("grade") and m.get("solution")}
+    assert solutions == list(spec.functions)
+    assert tests == spec.points_by_grade_id()
+    assert written == spec.written
+    assert all(gid.startswith("written_") for gid in written)
+    for cell, m in zip(nb.cells, meta):
+        if m.get("solution") and cell.cell_type == "code":
+            assert "### BEGIN SOLUTION" in cell.source and f"def {m['grade_id']}(" in cell.source
+        assert not cell.get("outputs"), "notebooks are committed without outputs"
