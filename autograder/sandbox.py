@@ -8,7 +8,7 @@ under bubblewrap when ``bwrap`` is installed:
   an empty environment, and ``--die-with-parent``;
 * a read-only root that contains only ``/usr`` (+ the ``/lib``, ``/lib64``, ``/bin`` symlinks),
   NumPy's package folder and the harness; an empty read-only ``/tmp``; a fresh
-  ``/proc`` for its own pid namespace; a minimal ``/dev``. The course folder, the gradebook,
+  ``/proc`` for its own pid namespace; a minimal read-only ``/dev`` (``/dev/null`` still works). The course folder, the gradebook,
   other submissions and the grader's tests are simply not there;
 * rlimits set by the zygote (processes) and by each child (address space, CPU, file size,
   open files, no core files), and a wall-clock timeout per test that kills the child's process
@@ -131,7 +131,7 @@ class _Launcher:
                 cmd += ["--ro-bind", str(path), f"/sandbox/site/{path.name}"]
             cmd += ["--ro-bind", str(HARNESS), "/sandbox/harness.py"]
             cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-                    "--remount-ro", "/tmp", "--remount-ro", "/",
+                    "--remount-ro", "/tmp", "--remount-ro", "/dev", "--remount-ro", "/",
                     "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1",
                     "--setenv", "FNN_NPROC", nproc, "--chdir", "/tmp",
                     self.python, "-I", "-S", "/sandbox/harness.py", "/sandbox/site", "--sweep"]
