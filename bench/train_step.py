@@ -183,15 +183,19 @@ def time_interleaved(steps, sync, rounds, samples_per_block, inner, settle):
     return {name: statistics.median(values) for name, values in samples.items()}, samples
 
 
-def profile_course_step(step, count=50):
-    """Print where the course step spends its time (cProfile, by own time)."""
+def profile_course_step(step, sync, count=50):
+    """Print where the course step spends its time (cProfile: own time, then course functions)."""
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(count):
         step()
+    sync()
     profiler.disable()
-    print(f"\nprofile of {count} course steps (top functions by own time):")
-    pstats.Stats(profiler, stream=sys.stdout).strip_dirs().sort_stats("tottime").print_stats(15)
+    stats = pstats.Stats(profiler, stream=sys.stdout).strip_dirs()
+    print(f"\nprofile of {count} course steps, top functions by own time:")
+    stats.sort_stats("tottime").print_stats(12)
+    print("course functions by cumulative time:")
+    stats.sort_stats("cumulative").print_stats(r"(network|layers|losses|activations|validation|optim)\.py", 14)
 
 
 def parse_args(argv):
@@ -270,7 +274,7 @@ def main(argv=None):
         print(f"{name:<10}{m * 1e3:>11.3f}{min(samples[name]) * 1e3:>9.3f}"
               f"{max(samples[name]) * 1e3:>9.3f}{medians['course'] / m:>10.2f}x")
     if args.profile:
-        profile_course_step(course_step)
+        profile_course_step(course_step, sync["course"])
 
     r_torch = medians["course"] / medians["torch"] if "torch" in medians else float("nan")
     r_gemm = medians["course"] / medians["gemm"]
