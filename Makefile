@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps lab test test-fast bench clean-grading
+.PHONY: setup system-deps lab student check test test-fast bench
 
 setup: system-deps $(STAMP)
 
@@ -20,8 +20,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-lab: setup
+lab: setup student
 	@bash scripts/lab.sh
+
+# Student copies of every assignment (solutions and hidden tests removed) under release/.
+ASSIGNMENTS := forward_pass softmax_backward vectorized_gradients
+student: setup
+	@for a in $(ASSIGNMENTS); do \
+	  test -f release/$$a/$$a.ipynb || PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/nbgrader generate_assignment $$a --log-level=WARN || exit 1; \
+	done
+
+# Self-study: grade your copy of an assignment, hidden tests included.  make check NB=release/forward_pass/forward_pass.ipynb
+check: setup
+	@test -n "$(NB)" || { echo "usage: make check NB=path/to/assignment.ipynb"; exit 2; }
+	$(BIN)/fnn-grade check "$(NB)"
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -32,3 +44,4 @@ test-fast: setup
 bench: setup
 	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python bench/train_step.py
+	$(BIN)/python bench/grading.py
