@@ -36,6 +36,8 @@ import numbers
 
 import numpy as np
 
+from . import activations
+
 __all__ = ["Value", "trace", "add_mul_example", "sigmoid_neuron_example"]
 
 
@@ -168,11 +170,9 @@ class Value:
         Equal to the primitive chain ``((a * -1).exp() + 1).reciprocal()``, but
         one node instead of four, and stable for large ``|a|``.
         """
-        from course.activations import sigmoid, sigmoid_derivative
-
         z = np.asarray(self.data, dtype=np.float64)
-        out = Value(float(sigmoid(z)), _children=(self,), _op="sigmoid")
-        local = float(sigmoid_derivative(z))
+        out = Value(float(activations.sigmoid(z)), _children=(self,), _op="sigmoid")
+        local = float(activations.sigmoid_derivative(z))
 
         def _backward():
             self.grad += local * out.grad
