@@ -238,10 +238,17 @@ def main(argv=None):
     X, y = make_batch(args.batch, rng)
     lr = 0.01
 
+    if args.backend == "cupy":
+        try:
+            import cupy
+
+            cupy.cuda.runtime.getDeviceCount()
+        except Exception as err:  # ImportError, or CUDA errors when there is no GPU
+            print(f"train_step: --backend cupy needs CuPy and a CUDA GPU ({err})", file=sys.stderr)
+            return 2
     course_step, model = course_step_fn(X, y, lr, args.backend)
     steps, sync = {"course": course_step}, {}
     if args.backend == "cupy":
-        import cupy
 
         def sync_gpu():
             cupy.cuda.Device().synchronize()
