@@ -1,0 +1,180 @@
+"""Unit tests of the batch grader's parts: wire codec, policy scan, notebook extraction, seeds,
+the sandbox with and without bubblewrap."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+
+import numpy as np
+import pytest
+
+from autograder import config, harness, notebook_io, policy, runner, sandbox
+from autograder.spec import CallableArg
+
+# --------------------------------------------------------------------------- wire codec
+
+
+def test_values_round_trip_through_the_wire():
+    value = {"a": np.arange(6.0).reshape(2, 3), "b": [1, 2.5, None, True, "x"],
+             "c": (np.int64(3), np.float32(1.5)), "d": {"e": np.zeros((0, 4), dtype=np.int32)}}
+    back = harness.decode_value(harness.encode_value(value))
+    assert back["a"].dtype == np.float64 and np.array_equal(back["a"], value["a"])
+    assert back["b"] == value["b"]
+    assert type(back["c"]) is tuple and type(back["c"][0]) is np.int64
+    assert back["d"]["e"].shape == (0, 4) and back["d"]["e"].dtype == np.int32
+
+
+def test_objects_that_are_not_plain_data_do_not_cross():
+    class Sneaky(np.ndarray):
+        def __eq__(self, other):
+            return True
+
+    back = harness.decode_value(harness.encode_value({
+        "obj": object(), "sub": np.zeros(3).view(Sneaky), "objarr": np.array([1, None])}))
+    assert all(isinstance(v, harness.Unsupported) for v in back.values())
+
+
+def test_pickled_arrays_and_malformed_bytes_are_refused():
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"evil": 1}], dtype=object), allow_pickle=True)
+    skeleton = json.dumps({"__nd__": 0}).encode()
+    forged = struct.pack(">I", len(skeleton)) + skeleton + harness.frame(buf.getvalue())
+    with pytest.raises(harness.WireError, match="bad array"):
+        harness.decode_value(forged)
+    for junk in [b"", b"\x00\x00\x00\x05{}", b"\xff" * 20, forged[:-3]]:
+        with pytest.raises(harness.WireError):
+            harness.decode_value(junk)
+    deep = json.dumps(json.loads("[" * 40 + "]" * 40)).encode()
+    with pytest.raises(harness.WireError, match="deeply"):
+        harness.decode_value(struct.pack(">I", len(deep)) + deep)
+
+
+# --------------------------------------------------------------------------- policy, seeds, config
+@pytest.mark.parametrize("code, rules", [
+    ("import numpy as np\nx = np.ones(3)", []),
+    ("from course.activations import relu", ["reference_library"]),
+    ("import autograder.checks as c", ["reference_library"]),
+    ("import torch", ["ml_framework"]),
+    ("from jax import numpy", ["ml_framework"]),
+    ("from scipy.special import softmax", ["scipy_special"]),
+    ("import scipy.special", ["scipy_special"]),
+    ("__import__('subprocess').run(['ls'])", ["system_access"]),
+    ("import importlib\nimportlib.import_module('socket')", ["system_access"]),
+    ("import os\nos.system('ls')\nimport ctypes", ["system_access"]),
+    ("def f(:\n", []),
+])
+def test_policy_scan(code, rules):
+    assert sorted({rule for rule, _ in policy.scan(code)}) == rules
+
+
+def test_case_seeds_depend_on_secret_student_and_case():
+    s1, s2 = b"a" * 32, b"b" * 32
+    base = runner.case_seed(s1, "forward_pass", "alice", 0, "relu")
+    assert base == runner.case_seed(s1, "forward_pass", "alice", 0, "relu")
+    others = {runner.case_seed(s2, "forward_pass", "alice", 0, "relu"),
+              runner.case_seed(s1, "forward_pass", "bob", 0, "relu"),
+              runner.case_seed(s1, "forward_pass", "alice", 1, "relu")}
+    assert base not in others and len(others) == 3
+
+
+def test_secret_is_created_once_with_mode_600(tmp_path):
+    secret = config.load_secret(tmp_path)
+    assert len(secret) == 32 and config.load_secret(tmp_path) == secret
+    assert os.stat(tmp_path / ".grader-secret").st_mode & 0o777 == 0o600
+
+
+# --------------------------------------------------------------------------- notebook extraction
+def _layout():
+    cells = [
+        {"cell_type": "code", "source": "import numpy as np", "metadata": {}},
+        {"cell_type": "code", "source": ["def f(x):\n", "    return x\n"],
+         "metadata": {"nbgrader": {"grade_id": "f", "solution": True, "grade": False}}},
+        {"cell_type": "code", "source": "check()", "metadata": {"nbgrader": {
+            "grade_id": "test_f", "grade": True, "solution": False, "points": 2}}},
+        {"cell_type": "markdown", "source": "answer", "metadata": {"nbgrader": {
+            "grade_id": "written_a", "grade": True, "solution": True, "points": 1}}},
+    ]
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
+
+
+def test_layout_and_extraction(tmp_path):
+    nb = _layout()
+    (tmp_path / "assignments" / "a").mkdir(parents=True)
+    (tmp_path / "assignments" / "a" / "a.ipynb").write_text(json.dumps(nb))
+    layout = notebook_io.load_layout(tmp_path, "a")
+    assert (layout.solutions, layout.written, layout.tests) == (["f"], ["written_a"],
+                                                                 {"test_f": 2.0})
+    assert layout.setup == ["import numpy as np"]
+    sub = tmp_path / "s.ipynb"
+    nb["cells"][1]["source"] = "def f(x):\n    return 2 * x\n"
+    nb["cells"][3]["source"] = "my answer"
+    del nb["cells"][2]
+    sub.write_text(json.dumps(nb))
+    got = notebook_io.extract(sub, layout)
+    assert got.fatal is None and got.problems == {}
+    assert got.solutions == {"f": "def f(x):\n    return 2 * x\n"}
+    assert got.answers == {"written_a": "my answer"}
+    assert any("test_f" in n for n in got.notes)
+    nb["cells"][1]["metadata"]["nbgrader"]["grade"] = True  # a solution cell made a test cell
+    sub.write_text(json.dumps(nb))
+    assert "metadata" in notebook_io.extract(sub, layout).problems["f"]
+    sub.write_text(json.dumps(nb)[:-1] + "]")
+    assert "JSON" in notebook_io.extract(sub, layout).fatal
+    assert "more than the 10 allowed" in notebook_io.extract(sub, layout, max_bytes=10).fatal
+
+
+# --------------------------------------------------------------------------- sandbox
+PROBE = '''
+import gc, os
+def probe(x):
+    found = []
+    try:
+        import course
+        found.append("course")
+    except ImportError:
+        pass
+    try:
+        import autograder
+        found.append("autograder")
+    except ImportError:
+        pass
+    names = {getattr(o, "__name__", "") for o in gc.get_objects() if callable(o)}
+    found += sorted(n for n in names if n.startswith("baseline"))
+    return found
+def slow(x):
+    while True:
+        pass
+def numgrad(f, x):
+    return np.array([f(x), float(os.getpid() > 0)])
+'''
+
+
+@pytest.mark.parametrize("use_bwrap", [
+    False, pytest.param(True, marks=pytest.mark.skipif(sandbox.bwrap_path() is None,
+                                                        reason="bubblewrap not installed"))])
+def test_sandbox_isolates_imports_and_enforces_limits(use_bwrap):
+    limits = sandbox.Limits(timeout=1.0, use_bwrap=use_bwrap)
+    cases = [{"id": "p", "function": "probe", "kind": "value", "inputs": {"x": 1}},
+             {"id": "s", "function": "slow", "kind": "value", "inputs": {"x": 1}},
+             {"id": "g", "function": "numgrad", "kind": "value",
+              "inputs": {"f": CallableArg("sine_sum", {"a": np.ones(2)}), "x": np.zeros(2)}}]
+    out = sandbox.run_cases([runner.SETUP], [PROBE], cases, limits)
+    assert out["p"]["status"] == "ok" and out["p"]["value"] == []
+    assert out["s"]["status"] == "timeout"
+    assert out["g"]["status"] == "ok" and np.allclose(out["g"]["value"], [0.0, 1.0])
+
+
+def test_timing_is_measured_by_the_zygote_against_the_baseline():
+    from autograder.tasks import get_spec
+
+    case = next(c for c in get_spec("vectorized_gradients").cases if c.kind == "timing")
+    rng = np.random.default_rng(0)
+    fast = "def backprop(X, Y, params):\n    return {k: np.zeros_like(v) for k, v in params.items()}\n"
+    job = {"id": "t", "function": "backprop", "kind": "timing", "baseline": case.baseline,
+           "inputs": case.make_inputs(rng), "warmup_inputs": case.make_inputs(rng)}
+    out = sandbox.run_cases([runner.SETUP], [fast], [job], sandbox.Limits(timing_repeats=2))["t"]
+    assert out["status"] == "ok"
+    assert 0 < out["elapsed"] < out["baseline_elapsed"]
+    assert set(out["value"]) == {"W1", "b1", "W2", "b2", "W3", "b3"}
