@@ -10,8 +10,10 @@ Instructor workflow (run from the repository root)::
 
 Formgrader (JupyterLab: Nbgrader > Formgrader) and the Validate button read this same file.
 """
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreprocessor
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearOutput,
+                                    DeduplicateIds, GetGrades, NbGraderPreprocessor,
+                                    OverwriteCells, OverwriteKernelspec)
 
 c = get_config()  # noqa: F821 (provided by traitlets when this file is loaded)
 
@@ -36,6 +38,31 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # A deleted or retyped test cell is restored from the source and graded, instead of staying
 # "needs manual grade" forever; the class keeps being graded.
 c.OverwriteCells.add_missing_cells = True
+
+
+class DropEmptyNbgraderMetadata(NbGraderPreprocessor):
+    """After ``DeduplicateIds``: turn the emptied copies of a duplicated cell into plain cells.
+
+    ``DeduplicateIds`` keeps the last cell of a duplicated grade_id and sets the metadata of the
+    others to ``{}``, which nbgrader 0.9.6 then rejects (``KeyError: 'grade_id'`` with
+    ``add_missing_cells``, or "old version of the nbgrader metadata format" for the whole batch).
+    Removing the empty entry leaves an ordinary cell, and the submission is graded normally.
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        if "nbgrader" in cell.metadata and not cell.metadata["nbgrader"]:
+            del cell.metadata["nbgrader"]
+        return cell, resources
+
+
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput,
+    DeduplicateIds,
+    DropEmptyNbgraderMetadata,
+    OverwriteKernelspec,
+    OverwriteCells,
+    CheckCellMetadata,
+]
 
 
 class ReduceGradeCellErrors(NbGraderPreprocessor):

@@ -171,7 +171,8 @@ def duplicate_cells(nb, grade_ids: Iterable[str]) -> nbformat.NotebookNode:
         cells.append(cell)
         if grade_id(cell) in dup:
             twin = copy.deepcopy(cell)
-            twin.pop("id", None)
+            if "id" in twin:
+                twin["id"] = f"{twin['id']}-copy"[:64]
             cells.append(twin)
     new.cells = cells
     return new
