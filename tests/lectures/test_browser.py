@@ -3,7 +3,7 @@
 For each lecture: open it, Run All, wait for the kernel to be idle, check that no cell
 produced an error, that every widget shows its controls and its plot, and that using a
 control (slider, toggle or Train button) changes the plot. A screenshot of the first widget
-goes to ``artifacts/<lecture>.png``. No output may be saved into the notebook file on disk.
+(or the first figure) goes to ``artifacts/<lecture>.png``. No output may be saved into the notebook file on disk.
 """
 
 from __future__ import annotations
@@ -140,8 +140,11 @@ def test_lecture_renders_in_jupyterlab(lecture, lab_server, browser):
                 cell.locator(".widget-label", has_text="done").wait_for(timeout=120_000)
 
         ARTIFACTS.mkdir(exist_ok=True)
-        if widget_cells:
-            cells.nth(widget_cells[0]).scroll_into_view_if_needed()
+        figure_cells = [i for i, cell_outputs in enumerate(outputs)
+                        if any("image/png" in o.get("data", {}) for o in cell_outputs)]
+        shown = (widget_cells or figure_cells or [0])[0]
+        cells.nth(shown).evaluate("node => node.scrollIntoView({block: 'start'})")
+        time.sleep(0.3)
         _dismiss_popups(page)
         page.screenshot(path=str(ARTIFACTS / f"{lecture.stem}.png"))
     finally:
