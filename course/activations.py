@@ -91,6 +91,8 @@ def relu_derivative(z, subgradient_at_zero: float = 0.0):
     _check_subgradient(subgradient_at_zero, "subgradient_at_zero")
     xp = _float_input(z)
     positive = xp.astype(z > 0, z.dtype)
+    if subgradient_at_zero == 0:
+        return positive
     at_zero = xp.astype(z == 0, z.dtype)
     return positive + subgradient_at_zero * at_zero
 

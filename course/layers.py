@@ -37,7 +37,7 @@ def linear_forward(x, W, b):
     z : (B, n_out)
     cache : (x, W) for :func:`linear_backward`.
     """
-    xp = check_float_array(x, "x", ndim=2)
+    check_float_array(x, "x", ndim=2)
     check_float_array(W, "W", ndim=2)
     check_float_array(b, "b", ndim=1)
     n_out, n_in = W.shape
@@ -47,8 +47,23 @@ def linear_forward(x, W, b):
             f"got {tuple(x.shape)}"
         )
     check_shape(b, "b", (n_out,), "(n_out,)")
-    z = xp.matmul(x, xp.matrix_transpose(W)) + b
-    return z, (x, W)
+    return affine(x, W, b), (x, W)
+
+
+def affine(x, W, b):
+    """z = x @ W.T + b without input validation: the inner loop of an already-validated network."""
+    xp = array_namespace(x)
+    return xp.matmul(x, xp.matrix_transpose(W)) + b
+
+
+def affine_backward(dz, x, W, input_grad: bool = True):
+    """(dx, dW, db) of z = x @ W.T + b without validation; dx is None when ``input_grad`` is False
+    (the first layer of a network needs no gradient with respect to its input X)."""
+    xp = array_namespace(dz)
+    dx = xp.matmul(dz, W) if input_grad else None
+    dW = xp.matmul(xp.matrix_transpose(dz), x)
+    db = xp.sum(dz, axis=0)
+    return dx, dW, db
 
 
 def linear_backward(dz, cache):
@@ -66,12 +81,9 @@ def linear_backward(dz, cache):
     db : (n_out,) = sum over the batch of dz   (eq. 23b)
     """
     x, W = cache
-    xp = check_float_array(dz, "dz", ndim=2)
+    check_float_array(dz, "dz", ndim=2)
     check_shape(dz, "dz", (x.shape[0], W.shape[0]), "(B, n_out)")
-    dx = xp.matmul(dz, W)
-    dW = xp.matmul(xp.matrix_transpose(dz), x)
-    db = xp.sum(dz, axis=0)
-    return dx, dW, db
+    return affine_backward(dz, x, W)
 
 
 def augment(x):

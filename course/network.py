@@ -25,7 +25,7 @@ import numpy as np
 
 from .activations import get_activation, sigmoid, softmax
 from .backend import array_namespace, get_namespace
-from .layers import init_weights, linear_backward, linear_forward
+from .layers import affine, affine_backward, init_weights
 from .losses import binary_cross_entropy_with_logits, mse, softmax_cross_entropy
 from .validation import check_batch, check_choice, check_float_array
 
@@ -112,17 +112,17 @@ class MLP:
         Returns
         -------
         z_out : (B, n^[L]) output logits z^[L].
-        caches : per layer ``(linear_cache, z)``; z is None for the output layer.
+        caches : per layer ``((a_prev, W), z)``; z is None for the output layer.
         """
-        a = self._check_inputs(X)
+        a = self._check_inputs(X)  # X is validated once; the layers below trust their inputs
         caches = []
         for index, layer in enumerate(self.params):
-            z, linear_cache = linear_forward(a, layer["W"], layer["b"])
+            z = affine(a, layer["W"], layer["b"])
             if index < self.num_layers - 1:
-                caches.append((linear_cache, z))
+                caches.append(((a, layer["W"]), z))
                 a = self.hidden.forward(z)
             else:
-                caches.append((linear_cache, None))
+                caches.append(((a, layer["W"]), None))
         xp = array_namespace(z)
         if not bool(xp.all(xp.isfinite(z))):
             raise ValueError(
@@ -177,8 +177,8 @@ class MLP:
         loss, dz = self._loss_and_output_grad(z_out, y)  # eq. 23d: (y_hat - Y) / B
         grads = [None] * self.num_layers
         for index in range(self.num_layers - 1, -1, -1):
-            linear_cache, _ = caches[index]
-            da_prev, dW, db = linear_backward(dz, linear_cache)  # eq. 23a, 23b
+            (a_prev, W), _ = caches[index]
+            da_prev, dW, db = affine_backward(dz, a_prev, W, input_grad=index > 0)  # eq. 23a, 23b
             grads[index] = {"W": dW, "b": db}
             if index > 0:
                 z_prev = caches[index - 1][1]
