@@ -8,7 +8,7 @@ interleaved round by round, with the same number of BLAS threads, reporting medi
 (b) ``torch``: the same step in PyTorch (``nn.Sequential``, ``F.cross_entropy``, ``optim.SGD``);
 (c) ``gemm``: only the step's matrix products, 3 forward (z = a @ W.T) and 5 backward
     (dW = dz.T @ a for 3 layers, dA = dz @ W for 2), in the array library, into
-    preallocated outputs: a floor no implementation of this step can beat by much.
+    preallocated outputs: a lower bound for any implementation of this step.
 
 Usage::
 
@@ -55,6 +55,7 @@ from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from course.backend import to_numpy  # noqa: E402
 from course.network import MLP  # noqa: E402
 from course.optim import sgd_step  # noqa: E402
 
@@ -124,12 +125,14 @@ def gemm_step_fn(batch, xp, rng):
 
 
 def torch_step_fn(X, y, lr, model, device):
-    """The same step in PyTorch, starting from the course model's initial weights."""
+    """The same step in PyTorch, starting from the course model's initial weights.
+
+    Returns ``(step, gradients)``; ``gradients()`` gives the dL/dW, dL/db of one backward pass
+    as NumPy arrays, in the layout of ``course`` (W (n_out, n_in), b (n_out,)).
+    """
     import torch
     import torch.nn.functional as F
     from torch import nn
-
-    from course.backend import to_numpy
 
     layers = []
     for index, layer in enumerate(model.params):
@@ -151,7 +154,25 @@ def torch_step_fn(X, y, lr, model, device):
         loss.backward()
         optimizer.step()
 
-    return step
+    def gradients():
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(net(Xt), yt).backward()
+        linears = [m for m in net if isinstance(m, nn.Linear)]
+        return [{"W": m.weight.grad.cpu().numpy(), "b": m.bias.grad.cpu().numpy()} for m in linears]
+
+    return step, gradients
+
+
+def max_gradient_difference(model, X, y, torch_gradients):
+    """Largest relative difference between the course and torch gradients (same weights)."""
+    xp = model.xp
+    _, grads = model.backward(xp.asarray(X), xp.asarray(y))
+    worst = 0.0
+    for ours, theirs in zip(grads, torch_gradients()):
+        for key in ("W", "b"):
+            a, b = to_numpy(ours[key]).astype(np.float64), theirs[key].astype(np.float64)
+            worst = max(worst, float(np.max(np.abs(a - b)) / max(np.max(np.abs(a)), 1e-30)))
+    return worst
 
 
 # ---------------------------------------------------------------------------- timing
@@ -255,14 +276,15 @@ def main(argv=None):
 
         sync["course"] = sync_gpu
         steps["gemm"], sync["gemm"] = gemm_step_fn(args.batch, cupy, rng), sync_gpu
+        torch_gradients = None
         if torch.cuda.is_available():
-            steps["torch"] = torch_step_fn(X, y, lr, model, "cuda")
+            steps["torch"], torch_gradients = torch_step_fn(X, y, lr, model, "cuda")
             sync["torch"] = torch.cuda.synchronize
         else:
             print("torch has no CUDA device here: skipping the torch comparison")
         device = f"CuPy {cupy.__version__} on {cupy.cuda.runtime.getDeviceProperties(0)['name'].decode()}"
     else:
-        steps["torch"] = torch_step_fn(X, y, lr, model, "cpu")
+        steps["torch"], torch_gradients = torch_step_fn(X, y, lr, model, "cpu")
         steps["gemm"] = gemm_step_fn(args.batch, np, rng)
         sync = {name: (lambda: None) for name in steps}
         device = f"CPU, {blas} ({arch}), {threads} BLAS threads"
@@ -271,6 +293,12 @@ def main(argv=None):
     print(f"train_step: MLP {'-'.join(map(str, LAYER_SIZES))}, batch {args.batch}, float32, one SGD step")
     print(f"device: {device}; torch {torch.__version__} with {torch.get_num_threads()} threads")
     print(f"OpenBLAS overrides in this process: {', '.join(overrides) if overrides else 'none'}")
+    if torch_gradients is not None:
+        difference = max_gradient_difference(model, X, y, torch_gradients)
+        print(f"same step: course and torch gradients differ by at most {difference:.1e} (relative, float32)")
+        if difference > 1e-4:
+            print("train_step: course and torch compute different gradients", file=sys.stderr)
+            return 1
     medians, samples = time_interleaved(steps, sync, args.rounds, args.samples, args.inner, args.settle)
 
     print(f"\n{'contender':<10}{'median ms':>11}{'min ms':>9}{'max ms':>9}{'vs course':>11}")
