@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 _SLIDER_LAYOUT = W.Layout(width="420px")
+_FULL_BATCH = 0  # batch-size slider value meaning "full batch" (a selection value cannot be None)
 _SLIDER_STYLE = {"description_width": "110px"}
 
 
@@ -200,7 +201,7 @@ def relu_subgradient_data(alpha, z=None):
 def relu_subgradient_widget():
     """Slider for the slope alpha of a supporting line at the ReLU kink."""
     slider = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05,
-                           description="subgradient α", continuous_update=True,
+                           description="subgradient α", continuous_update=False,
                            layout=_SLIDER_LAYOUT, style=_SLIDER_STYLE)
     fig, (ax_f, ax_d) = new_figure(1, 2, figsize=(9.0, 3.2))
     d = relu_subgradient_data(slider.value)
@@ -565,9 +566,10 @@ def training_dashboard_widget(X_train, y_train, X_val, y_val):
     lr = W.FloatLogSlider(value=0.1, base=10, min=-3, max=0.5, step=0.25,
                           description="learning rate", continuous_update=False,
                           layout=_SLIDER_LAYOUT, style=_SLIDER_STYLE)
-    batch = W.Dropdown(options=[("full batch", None), ("8", 8), ("32", 32), ("128", 128),
-                                ("512", 512)],
-                       value=32, description="batch size", style=_SLIDER_STYLE)
+    batch = W.SelectionSlider(options=[("8", 8), ("32", 32), ("128", 128), ("512", 512),
+                                       ("full batch", _FULL_BATCH)],
+                              value=32, description="batch size", continuous_update=False,
+                              layout=_SLIDER_LAYOUT, style=_SLIDER_STYLE)
     hidden = W.IntSlider(value=32, min=4, max=128, step=4, description="hidden width",
                          continuous_update=False, layout=_SLIDER_LAYOUT, style=_SLIDER_STYLE)
     epochs = W.IntSlider(value=15, min=1, max=60, step=1, description="epochs",
@@ -594,7 +596,8 @@ def training_dashboard_widget(X_train, y_train, X_val, y_val):
 
         try:
             history = run_training(X_train, y_train, X_val, y_val, lr=lr.value,
-                                   batch_size=batch.value, num_hiddens=hidden.value,
+                                   batch_size=None if batch.value == _FULL_BATCH else batch.value,
+                                   num_hiddens=hidden.value,
                                    epochs=total, seed=0, callback=on_epoch)
             draw(history, total)
             status.value = (f"done: final loss {history.loss[-1]:.3f}, validation accuracy "

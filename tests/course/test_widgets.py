@@ -275,14 +275,19 @@ def test_dashboard_trains_only_on_button(capsys):
     box = widgets.training_dashboard_widget(X_tr, y_tr, X_val, y_val)
     controls = _sliders(box)
     assert any(isinstance(c, W.Button) and c.description == "Train" for c in controls)
-    batch = next(c for c in controls if isinstance(c, W.Dropdown))
-    assert None in [v for _, v in batch.options], "a full-batch option is required"
+    batch = next(c for c in controls if isinstance(c, W.SelectionSlider))
+    assert "full batch" in [label for label, _ in batch.options], "a full-batch option is required"
     before = _png(box.figure)
     for c in controls:
         if isinstance(c, (W.FloatLogSlider, W.IntSlider)):
             c.value = c.min
+        elif isinstance(c, W.SelectionSlider):
+            c.label = "full batch"
     assert _png(box.figure) == before, "moving a slider must not train"
     history = box.train()
     assert len(history.loss) == min(c.value for c in controls
                                     if isinstance(c, W.IntSlider) and c.description == "epochs")
     assert _png(box.figure) != before
+    expected = widgets.run_training(X_tr, y_tr, X_val, y_val, lr=1e-3, batch_size=None,
+                                    num_hiddens=4, epochs=1, seed=0)
+    assert history.loss == expected.loss, "the dashboard did not train full batch with its settings"
