@@ -399,6 +399,7 @@ def softmax_explorer_widget(num_logits=4):
         for i in range(K):
             for j in range(K):
                 cell_text[i][j].set_text(f"{J[i, j]:.2f}")
+                cell_text[i][j].set_color("white" if abs(J[i, j]) > 0.6 * limit else "black")
         fig.suptitle(f"T = {temp.value:.2f}: each row of the Jacobian sums to 0")
         show_figure(out, fig)
 
