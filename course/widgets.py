@@ -39,9 +39,9 @@ __all__ = [
     "training_dashboard_widget",
 ]
 
-_SLIDER_LAYOUT = W.Layout(width="420px")
-_FULL_BATCH = 0  # batch-size slider value meaning "full batch" (a selection value cannot be None)
+_SLIDER_LAYOUT = {"width": "420px"}  # a dict: each control gets its own Layout
 _SLIDER_STYLE = {"description_width": "110px"}
+_FULL_BATCH = 0  # batch-size slider value meaning "full batch" (a selection value cannot be None)
 
 
 # ----------------------------------------------------------------------------
