@@ -13,6 +13,7 @@ duplicated or edited test cells) are only noted, since the tests come from the s
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,8 +108,18 @@ def _is_safe_setup(code: str) -> bool:
 
 
 def load_layout(course_root: Path | str, assignment: str) -> Layout:
-    """Read the layout of the source notebook of ``assignment`` (trusted input)."""
-    path = source_notebook_path(course_root, assignment)
+    """Read the layout of the source notebook of ``assignment`` (trusted input).
+
+    Cached per file path and modification time (read once per batch, not once per student).
+    """
+    path = source_notebook_path(course_root, assignment).resolve()
+    stat = path.stat()
+    return _load_layout(str(path), stat.st_mtime_ns, stat.st_size, assignment)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_layout(path: str, mtime_ns: int, size: int, assignment: str) -> Layout:
+    path = Path(path)
     raw = json.loads(path.read_text(encoding="utf-8"))
     solutions, written, tests, setup, other = [], [], {}, [], []
     for cell in raw["cells"]:

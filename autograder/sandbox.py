@@ -24,6 +24,7 @@ runs the remaining tests: every case always gets an outcome.
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import shutil
@@ -75,6 +76,7 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap") or (os.path.exists("/usr/bin/bwrap") and "/usr/bin/bwrap") or None
 
 
+@functools.lru_cache(maxsize=1)
 def _numpy_dirs() -> list[Path]:
     spec = importlib.util.find_spec("numpy")
     if spec is None or not spec.submodule_search_locations:
@@ -161,6 +163,11 @@ class _Launcher:
             self.tmp = None
 
 
+@functools.lru_cache(maxsize=1)
+def _testfuncs_source() -> str:
+    return TESTFUNCS.read_text(encoding="utf-8") if TESTFUNCS.exists() else ""
+
+
 def _case_timeout(case: dict, limits: Limits) -> float:
     return limits.accuracy_timeout if case.get("kind") == "accuracy" else limits.timeout
 
@@ -207,7 +214,7 @@ def _outcome(status: str, message: str = "", **extra) -> dict:
 def _run_once(setup, cells, pending, limits, outcomes) -> bool:
     """One sandbox over the pending cases. Returns False if it failed before the first test."""
     launcher = _Launcher(limits)
-    testfuncs = TESTFUNCS.read_text(encoding="utf-8") if TESTFUNCS.exists() else ""
+    testfuncs = _testfuncs_source()
     job = {"setup": setup, "cells": cells, "testfuncs": testfuncs,
            "max_output": limits.max_output_mb << 20, "cases": []}
     for case in pending:
@@ -219,7 +226,7 @@ def _run_once(setup, cells, pending, limits, outcomes) -> bool:
                              "repeats": limits.timing_repeats,
                              "baseline": case.get("baseline"),
                              "warmup_inputs": case.get("warmup_inputs")})
-    started_any = False
+    started_any = finished_all = False
     cmd, env, cwd = launcher.command()
     stderr = tempfile.TemporaryFile()
     proc = None
@@ -253,9 +260,11 @@ def _run_once(setup, cells, pending, limits, outcomes) -> bool:
                 break
             outcomes[current] = _judge_frames(head, value, case["kind"])
             current = None
+        else:
+            finished_all = True
     finally:
         if proc is not None:
-            _kill(proc)
+            _kill(proc, grace=0.5 if finished_all else 0.0)
         if not started_any:
             stderr.seek(0)
             tail = stderr.read()[-2000:].decode("utf-8", "replace")
@@ -303,8 +312,14 @@ def _judge_frames(head: bytes, value: bytes, kind: str) -> dict:
     return outcome
 
 
-def _kill(proc: subprocess.Popen) -> None:
-    """Kill the sandbox's process group and reap it (bwrap takes the sandbox with it)."""
+def _kill(proc: subprocess.Popen, grace: float = 0.0) -> None:
+    """Reap the sandbox: wait up to ``grace`` seconds for a clean exit (the zygote ends after
+    the last test), then kill its process group (bwrap takes the sandbox with it)."""
+    if grace:
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except OSError:

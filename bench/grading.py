@@ -1,0 +1,103 @@
+"""Benchmark: the hardened batch grader vs stock ``nbgrader autograde`` on the same submissions.
+
+N synthetic students (default 60) each submit ``forward_pass`` and ``softmax_backward``: a third
+correct, a third with one wrong function, a third with unimplemented functions. Both graders
+run through their command lines in the same temporary course root, start-up included:
+
+* ``fnn-grade grade <assignment> --jobs 2 --force`` (sandboxes, gradebook written);
+* ``nbgrader autograde <assignment> --force`` (after ``generate_assignment``).
+
+Usage: ``python bench/grading.py [--n 60] [--skip-nbgrader]``. The last line is
+``grading: subs_per_s=X speedup_vs_nbgrader=Y``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests import submissions as subs  # noqa: E402
+
+ASSIGNMENTS = ("forward_pass", "softmax_backward")
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # slow NumPy down ~2x on this machine
+        env.pop(key, None)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def write_class(root: Path, n: int) -> int:
+    """Write n students x the assignments; returns the number of submissions."""
+    count = 0
+    for assignment in ASSIGNMENTS:
+        src = subs.source_notebook(assignment, root)
+        functions = list(subs.solution_code(assignment, root))
+        for i in range(n):
+            if i % 3 == 0:
+                nb = src
+            elif i % 3 == 1:
+                name = functions[i % len(functions)]
+                nb = subs.with_solutions(src, {name: f"def {name}(*args, **kwargs):\n"
+                                                     "    return 0.0\n"})
+            else:
+                nb = subs.with_solutions(src, {f: f"def {f}(*args, **kwargs):\n"
+                                                  "    raise NotImplementedError\n"
+                                               for f in functions[i % 2::2]})
+            subs.write_submission(root, f"student{i:03d}", assignment, nb)
+            count += 1
+    return count
+
+
+def timed(cmd: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=60, help="students (default 60)")
+    parser.add_argument("--skip-nbgrader", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="fnn-bench-") as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        root = subs.make_course_copy(Path(tmp), ASSIGNMENTS)
+        total = write_class(root, args.n)
+        ours = 0.0
+        for assignment in ASSIGNMENTS:
+            t = timed([sys.executable, "-m", "autograder", "grade", assignment, "--jobs", "2",
+                       "--force", "--quiet"], root)
+            print(f"fnn-grade {assignment}: {args.n} submissions in {t:.2f} s")
+            ours += t
+        subs_per_s = total / ours
+        speedup = float("nan")
+        if not args.skip_nbgrader:
+            stock = 0.0
+            for assignment in ASSIGNMENTS:
+                subs.run_nbgrader(root, "generate_assignment", assignment, "--force")
+                t = timed([subs.nbgrader_bin(), "autograde", assignment, "--force"], root)
+                print(f"nbgrader autograde {assignment}: {args.n} submissions in {t:.2f} s")
+                stock += t
+            speedup = stock / ours
+        load = os.getloadavg()[0]
+        print(f"{total} submissions; fnn-grade {ours:.2f} s; load average {load:.1f} on "
+              f"{os.cpu_count()} cores")
+    print(f"grading: subs_per_s={subs_per_s:.1f} speedup_vs_nbgrader={speedup:.1f}")
+
+
+if __name__ == "__main__":
+    main()
