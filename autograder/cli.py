@@ -9,6 +9,10 @@ Run from the course root (or pass ``--course-root``)::
     fnn-grade export-gradescope-autograder forward_pass -o forward_pass.zip
     fnn-grade check my_copy.ipynb [--assignment forward_pass]        # self-study, hidden tests too
 
+Optional back-ends, imported only when used: ``autograder.distributed.grade_on_cluster(address)``
+returns a ``map_fn`` for :func:`autograder.runner.grade_all`;
+``autograder.gradescope.build_package(course_root, assignment, output_zip)`` writes the zip.
+
 ``grade`` reads ``submitted/<student>/<assignment>/<assignment>.ipynb``, writes
 ``grading/<assignment>/<student>.json`` per student as soon as it is graded (an interrupted run
 resumes; ``--force`` re-grades everything), then the gradebook, and prints a summary.

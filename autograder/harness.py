@@ -363,7 +363,12 @@ def _run_child(state, which, make_callable, max_output, sweep):
     case = state["case"]
     ready_r, ready_w = os.pipe()
     inputs_r, inputs_w = os.pipe()
-    pid = os.fork()
+    pid = _fork_with_retry()
+    if pid is None:
+        for fd in (ready_r, ready_w, inputs_r, inputs_w):
+            os.close(fd)
+        return {"status": "sandbox_error", "value": None, "elapsed": None,
+                "message": "no test process could be started (process limit reached)"}
     if pid == 0:
         try:
             os.close(ready_r)
@@ -438,6 +443,17 @@ def _run_child(state, which, make_callable, max_output, sweep):
     return result
 
 
+def _fork_with_retry(attempts: int = 40) -> int | None:
+    """``os.fork()``, retried for ~2 s while the uid's process limit is exhausted (e.g. by
+    the leftovers of a fork bomb being swept); None if it never succeeds."""
+    for _ in range(attempts):
+        try:
+            return os.fork()
+        except BlockingIOError:
+            time.sleep(0.05)
+    return None
+
+
 def _cpu_seconds(pid: int) -> float | None:
     """CPU time used so far by all threads of ``pid`` (``/proc/<pid>/task/*/schedstat``, ns)."""
     try:
@@ -510,6 +526,10 @@ def zygote_main(argv) -> int:
         value = report.pop("value")
         write_all(out, frame(encode_value({"result": case_id, **report})))
         write_all(out, frame(value or b""))
+    times = os.times()  # this sandbox's CPU, children included, for the grader's statistics
+    write_all(out, frame(encode_value({"stats": {"cpu": times.user + times.system
+                                                  + times.children_user
+                                                  + times.children_system}})))
     return 0
 
 

@@ -8,6 +8,14 @@ process, e.g. a Dask worker):
   ``map_fn``), writes each result atomically to ``grading/<assignment>/<student>.json`` as soon
   as it arrives, and skips students whose result is up to date (resume after an interruption).
 
+Other executors plug in through ``map_fn(func, kwargs_list)``: it must call
+``func(**kwargs)`` for every dict of ``kwargs_list`` (each holds plain strings and a JSON-able
+``options`` dict) wherever it likes and yield the returned result dicts as they complete, in
+any order. ``fnn-grade grade --scheduler ADDRESS`` gets its ``map_fn`` from
+``autograder.distributed.grade_on_cluster(ADDRESS)``. On one machine, give each concurrent
+worker its own sandbox uid (``options["uid"]``; RLIMIT_NPROC counts processes per uid, so a
+fork bomb would otherwise starve the other sandboxes); the local pool does this itself.
+
 For every case of the assignment's spec (``autograder.tasks``) the parent derives the inputs from
 ``HMAC(secret, assignment/student/case)``, computes the reference with the ``course`` library,
 sends only the inputs to the sandbox (:mod:`autograder.sandbox`) and judges the returned data
@@ -180,7 +188,9 @@ def grade_submission(course_root, assignment: str, student: str, notebook_path,
         jobs.append(job)
     cells = [extraction.solutions[g] for g in layout.solutions if g in extraction.solutions]
     limits = _limits(options)
-    outcomes = sandbox.run_cases([SETUP] + layout.setup, cells, jobs, limits) if jobs else {}
+    stats: dict = {}
+    outcomes = sandbox.run_cases([SETUP] + layout.setup, cells, jobs, limits, stats) if jobs else {}
+    result["sandbox_cpu_s"] = round(stats.get("cpu", 0.0), 4)
     result["sandbox"] = "bwrap" if sandbox.uses_bwrap(limits) else "rlimits"
     for index, (inputs, expected) in prepared.items():
         records[index] = _judge(spec.cases[index], outcomes.get(str(index)), inputs, expected,

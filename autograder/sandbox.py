@@ -172,7 +172,8 @@ def _case_timeout(case: dict, limits: Limits) -> float:
     return limits.accuracy_timeout if case.get("kind") == "accuracy" else limits.timeout
 
 
-def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Limits) -> dict:
+def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Limits,
+              stats: dict | None = None) -> dict:
     """Run test cases on one submission's code in sandboxes; one outcome per case.
 
     Parameters
@@ -184,6 +185,7 @@ def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Lim
         and, for timing cases, ``baseline`` (name of a function in ``testfuncs.py``) and
         ``warmup_inputs`` (other inputs for an untimed first call that warms the caches).
     limits : resource limits.
+    stats : if given, ``stats["cpu"]`` accumulates the CPU seconds the sandboxes used.
 
     Returns
     -------
@@ -195,7 +197,7 @@ def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Lim
     pending = list(cases)
     restarts = 0
     while pending:
-        finished = _run_once(setup, cells, pending, limits, outcomes)
+        finished = _run_once(setup, cells, pending, limits, outcomes, stats)
         pending = [c for c in pending if c["id"] not in outcomes]
         restarts += 1
         if pending and (not finished or restarts > len(cases)):
@@ -211,7 +213,7 @@ def _outcome(status: str, message: str = "", **extra) -> dict:
             "baseline_elapsed": None, **extra}
 
 
-def _run_once(setup, cells, pending, limits, outcomes) -> bool:
+def _run_once(setup, cells, pending, limits, outcomes, stats=None) -> bool:
     """One sandbox over the pending cases. Returns False if it failed before the first test."""
     launcher = _Launcher(limits)
     testfuncs = _testfuncs_source()
@@ -245,7 +247,7 @@ def _run_once(setup, cells, pending, limits, outcomes) -> bool:
             budget = case["timeout"] * (2 * case["repeats"] if case["kind"] == "timing" else 1)
             deadline = time.monotonic() + budget + 10.0
             start = _read_frame(fd, deadline)
-            if start is None:
+            if start is None or _decode(start) != {"start": case["id"]}:
                 break
             started_any = True
             current = case["id"]
@@ -258,10 +260,15 @@ def _run_once(setup, cells, pending, limits, outcomes) -> bool:
                     "stopped after the time limit" if timed_out else
                     "the test process brought down the sandbox")
                 break
-            outcomes[current] = _judge_frames(head, value, case["kind"])
+            outcomes[current] = _judge_frames(head, value, case["id"])
             current = None
         else:
             finished_all = True
+            tail = _decode(_read_frame(fd, time.monotonic() + 2.0) or b"")
+            if stats is not None and type(tail) is dict and type(tail.get("stats")) is dict:
+                cpu = tail["stats"].get("cpu")
+                if type(cpu) is float:
+                    stats["cpu"] = stats.get("cpu", 0.0) + cpu
     finally:
         if proc is not None:
             _kill(proc, grace=0.5 if finished_all else 0.0)
@@ -285,12 +292,18 @@ def _read_frame(fd: int, deadline: float, limit: int = 1 << 22) -> bytes | None:
     return harness.read_exact(fd, size, deadline)
 
 
-def _judge_frames(head: bytes, value: bytes, kind: str) -> dict:
-    """Turn the zygote's report and the child's raw answer into an outcome (never trusts it)."""
+def _decode(data: bytes):
     try:
-        report = harness.decode_value(head)
-    except harness.WireError as exc:
-        return _outcome("bad_output", f"unreadable report: {exc}")
+        return harness.decode_value(data)
+    except harness.WireError:
+        return None
+
+
+def _judge_frames(head: bytes, value: bytes, case_id: str) -> dict:
+    """Turn the zygote's report and the child's raw answer into an outcome (never trusts it)."""
+    report = _decode(head)
+    if type(report) is not dict or report.get("result") != case_id:
+        return _outcome("bad_output", "unreadable report from the sandbox")
     status = str(report.get("status", "crash"))
     outcome = _outcome(status, str(report.get("message", ""))[:500],
                        elapsed=report.get("elapsed"),

@@ -8,12 +8,16 @@ run through their command lines in the same temporary course root, start-up incl
 * ``nbgrader autograde <assignment> --force`` (after ``generate_assignment``).
 
 Usage: ``python bench/grading.py [--n 60] [--skip-nbgrader]``. The last line is
-``grading: subs_per_s=X speedup_vs_nbgrader=Y``.
+``grading: subs_per_s=X speedup_vs_nbgrader=Y`` (wall-clock, both on this machine as it is).
+Since the machine may be shared, the CPU seconds of each side are printed too (the sandboxes
+report their own: bubblewrap does not pass child CPU time up).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -59,13 +63,25 @@ def write_class(root: Path, n: int) -> int:
     return count
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
-    start = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall-clock seconds and CPU seconds (the command and its waited children) of ``cmd``."""
+    start, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, _children_cpu() - cpu
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    return elapsed
+    return elapsed, cpu
+
+
+def sandbox_cpu(root: Path, assignment: str) -> float:
+    """CPU seconds the sandboxes reported (bubblewrap does not pass it up to the parent)."""
+    return sum(json.loads(p.read_text()).get("sandbox_cpu_s", 0.0)
+               for p in (root / "grading" / assignment).glob("*.json"))
 
 
 def main() -> None:
@@ -77,24 +93,30 @@ def main() -> None:
         warnings.simplefilter("ignore")
         root = subs.make_course_copy(Path(tmp), ASSIGNMENTS)
         total = write_class(root, args.n)
-        ours = 0.0
+        ours = ours_cpu = 0.0
         for assignment in ASSIGNMENTS:
-            t = timed([sys.executable, "-m", "autograder", "grade", assignment, "--jobs", "2",
-                       "--force", "--quiet"], root)
-            print(f"fnn-grade {assignment}: {args.n} submissions in {t:.2f} s")
-            ours += t
+            t, cpu = timed([sys.executable, "-m", "autograder", "grade", assignment, "--jobs",
+                            "2", "--force", "--quiet"], root)
+            cpu += sandbox_cpu(root, assignment)
+            print(f"fnn-grade {assignment}: {args.n} submissions in {t:.2f} s "
+                  f"({cpu:.2f} CPU s)")
+            ours, ours_cpu = ours + t, ours_cpu + cpu
         subs_per_s = total / ours
         speedup = float("nan")
         if not args.skip_nbgrader:
-            stock = 0.0
+            stock = stock_cpu = 0.0
             for assignment in ASSIGNMENTS:
                 subs.run_nbgrader(root, "generate_assignment", assignment, "--force")
-                t = timed([subs.nbgrader_bin(), "autograde", assignment, "--force"], root)
-                print(f"nbgrader autograde {assignment}: {args.n} submissions in {t:.2f} s")
-                stock += t
+                t, cpu = timed([subs.nbgrader_bin(), "autograde", assignment, "--force"], root)
+                print(f"nbgrader autograde {assignment}: {args.n} submissions in {t:.2f} s "
+                      f"({cpu:.2f} CPU s)")
+                stock, stock_cpu = stock + t, stock_cpu + cpu
             speedup = stock / ours
+            print(f"CPU time ratio nbgrader / fnn-grade: {stock_cpu / ours_cpu:.1f}")
         load = os.getloadavg()[0]
-        print(f"{total} submissions; fnn-grade {ours:.2f} s; load average {load:.1f} on "
+        print(f"{total} submissions; fnn-grade {ours:.2f} s wall, {ours_cpu / total * 1e3:.0f} "
+              f"ms CPU per submission (CPU-bound on 2 idle cores: "
+              f"{2 * total / ours_cpu:.1f} subs/s); load average {load:.1f} on "
               f"{os.cpu_count()} cores")
     print(f"grading: subs_per_s={subs_per_s:.1f} speedup_vs_nbgrader={speedup:.1f}")
 
