@@ -57,9 +57,9 @@ def sigmoid(z):
 
 
 def sigmoid_derivative(z):
-    """sigma'(z) = sigma(z) (1 - sigma(z))."""
-    s = sigmoid(z)
-    return s * (1.0 - s)
+    """sigma'(z) = sigma(z) (1 - sigma(z)), computed as sigma(z) sigma(-z): 1 - sigma(z) would lose
+    all precision for large z, while sigma(-z) keeps it."""
+    return sigmoid(z) * sigmoid(-z)
 
 
 def tanh(z):
@@ -77,7 +77,7 @@ def tanh_derivative(z):
 def relu(z):
     """ReLU(z) = max(0, z)."""
     xp = _float_input(z)
-    return xp.where(z > 0, z, xp.zeros_like(z))
+    return xp.maximum(z, 0.0)
 
 
 def _check_subgradient(value, name):

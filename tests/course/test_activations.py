@@ -133,3 +133,9 @@ def test_activation_rejects_unknown_keyword():
 def test_softmax_vjp_shape_mismatch():
     with pytest.raises(ValueError, match=r"g and y must have the same shape, got \(2, 4\) and \(2, 3\)"):
         A.softmax_vjp(np.full((2, 3), 1 / 3), np.zeros((2, 4)))
+
+
+def test_sigmoid_derivative_keeps_precision_for_large_z():
+    z = np.array([30.0, -30.0, 700.0])
+    exact = np.exp(-np.abs(z)) / (1 + np.exp(-np.abs(z))) ** 2
+    assert A.sigmoid_derivative(z) == pytest.approx(exact, rel=1e-12)
