@@ -189,6 +189,7 @@ def check(assignment: str, function: str, fn: Callable, *, hidden: bool = False,
     ------
     AssertionError listing each failing case with its message.
     """
+    __tracebackhide__ = True  # pytest reports the message, not this frame
     spec = get_spec(assignment)
     cases = spec.cases_for(function=function, grade_id=grade_id or f"test_{function}",
                            hidden=hidden)
