@@ -195,9 +195,8 @@ class ClusterMap:
     def __call__(self, func: Callable[..., dict], kwargs_list: Iterable[dict]) -> Iterator[dict]:
         from distributed import as_completed
 
-        from autograder import config as config_mod
-
-        kwargs_list = list(kwargs_list)
+        kwargs_list = [dict(kw, course_root=str(Path(kw["course_root"]).resolve()))
+                       for kw in kwargs_list]  # "." means the coordinator's folder, not theirs
         self.submitted, self.failed = 0, []
         if not kwargs_list:
             return
@@ -211,18 +210,22 @@ class ClusterMap:
             for kwargs in kwargs_list:
                 root = kwargs["course_root"]
                 if root not in secret_hex:  # the workers must use the coordinator's secret
-                    secret_hex[root] = config_mod.load_secret(root).hex()
+                    secret_hex[root] = _load_secret(root).hex()
                 task = dict(kwargs, options=dict(kwargs["options"], secret=secret_hex[root]))
                 key = f"fnn-grade-{kwargs['assignment']}-{kwargs['student']}-{run}"
                 future = client.submit(grade_task, func, task, key=key, pure=False)
-                futures[future] = kwargs["student"]
+                futures[future] = (kwargs["student"], expected_fingerprint(task))
             self.submitted = len(futures)
             for future in as_completed(list(futures)):
-                student = futures.pop(future)
+                student, expected = futures.pop(future)
                 try:
                     result = future.result()
                 except Exception as exc:  # KilledWorker, a grader fault, a lost scheduler
                     self.failed.append((student, f"{type(exc).__name__}: {exc}"))
+                    continue
+                if result.get("fingerprint") != expected:
+                    self.failed.append((student, "the worker graded another notebook than the "
+                                        "coordinator's (course folder out of sync?)"))
                     continue
                 yield result
         finally:
@@ -236,6 +239,33 @@ class ClusterMap:
                       "run the same command again to grade what is missing", file=sys.stderr)
                 for student, error in self.failed:
                     print(f"  {student}: {error[:300]}", file=sys.stderr)
+
+
+def _load_secret(course_root: str) -> bytes:
+    from autograder import config as config_mod
+
+    return config_mod.load_secret(course_root)
+
+
+def expected_fingerprint(kwargs: dict) -> str:
+    """Fingerprint the result of ``kwargs`` must carry, from the coordinator's own files.
+
+    A worker that read another notebook (a stale copy of the course folder, another path)
+    returns another fingerprint, and its result is refused.
+    """
+    from autograder import notebook_io, runner
+
+    root, assignment = kwargs["course_root"], kwargs["assignment"]
+    notebook = kwargs.get("notebook_path")
+    if notebook is None:
+        layout = notebook_io.load_layout(root, assignment)
+        notebook, _ = notebook_io.find_submission(root, assignment, kwargs["student"], layout)
+    try:
+        data = Path(notebook).read_bytes() if notebook is not None else None
+    except OSError:
+        data = None
+    options = kwargs["options"]
+    return runner.fingerprint(data, bytes.fromhex(options["secret"]), options)
 
 
 def grade_on_cluster(scheduler, **kwargs) -> ClusterMap:

@@ -66,3 +66,8 @@ def die_once(marker: str, func, **kwargs) -> dict:
     os.close(fd)
     threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGKILL)).start()
     return func(**kwargs)
+
+
+def grade_elsewhere(other_root: str, func, **kwargs) -> dict:
+    """Grade from another copy of the course folder (a worker whose copy is out of sync)."""
+    return func(**dict(kwargs, course_root=other_root))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -156,13 +157,15 @@ def test_tasks_carry_the_coordinators_secret_not_a_new_one(course, client, tmp_p
 
 
 def test_cli_grades_on_the_scheduler(course, client):
+    """Run from the course folder (course root "."), while the workers' cwd is elsewhere."""
     root = course["root"]
     address = client.scheduler.address
+    assert str(root) not in client.run(os.getcwd).values()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FNN_")}
-    proc = subprocess.run([sys.executable, "-m", "autograder", "--course-root", str(root), "grade",
-                           "forward_pass", "--scheduler", address, "--student", "s1*",
-                           "--force", "--no-gradebook"], capture_output=True, text=True,
-                          timeout=120, env=env, cwd=root)
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "forward_pass",
+                           "--scheduler", address, "--student", "s1*", "--force",
+                           "--no-gradebook"], capture_output=True, text=True, timeout=120,
+                          env=env, cwd=root)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "10 students" in proc.stdout
     assert "grading forward_pass" in proc.stderr  # the progress bar
@@ -171,6 +174,21 @@ def test_cli_grades_on_the_scheduler(course, client):
     results = stored(root)
     assert all(helpers.comparable(results[s]) == helpers.comparable(course["local"][s])
                for s in (f"s1{i}" for i in range(10)))
+
+
+def test_result_from_an_out_of_sync_copy_is_refused(course, client, tmp_path, capsys):
+    root = course["root"]
+    copy = Path(shutil.copytree(root, tmp_path / "copy", ignore=shutil.ignore_patterns("grading")))
+    subs.write_submission(copy, "s05", "forward_pass", subs.source_notebook("forward_pass", root))
+    map_fn = dist.grade_on_cluster(client)
+    func = functools.partial(helpers.grade_elsewhere, str(copy), runner.grade_submission)
+    kwargs = [{"course_root": str(root), "assignment": "forward_pass", "student": s,
+               "notebook_path": None, "options": runner.config_mod.load_config(root)}
+              for s in ("s05", "s06")]
+    got = list(map_fn(func, kwargs))
+    assert [r["student"] for r in got] == ["s06"]
+    assert [s for s, _ in map_fn.failed] == ["s05"] and "out of sync" in map_fn.failed[0][1]
+    assert "run the same command again" in capsys.readouterr().err
 
 
 def test_bad_scheduler_argument_is_refused(tmp_path):
