@@ -59,7 +59,7 @@ def test_reference_solutions_pass_every_case_for_several_seeds(assignment, capsy
 
 def test_check_prints_a_short_passed_line(fp, capsys):
     assert check("forward_pass", "relu", fp["relu"]) is None
-    assert check("forward_pass", "relu", fp["relu"], hidden=True) is None
+    assert check("forward_pass", "relu", fp["relu"], hidden=True, seed=7) is None
     out = capsys.readouterr().out
     assert "relu: 1 test passed" in out and "relu: 1 hidden test passed" in out
 
@@ -337,3 +337,38 @@ def test_notebook_cells_match_the_spec(assignment):
         if m.get("solution") and cell.cell_type == "code":
             assert "### BEGIN SOLUTION" in cell.source and f"def {m['grade_id']}(" in cell.source
         assert not cell.get("outputs"), "notebooks are committed without outputs"
+
+
+# ----------------------------------------------------------------------------- the spec itself
+def _arrays(value):
+    if type(value) is np.ndarray:
+        yield value
+    elif type(value) is dict:
+        for item in value.values():
+            yield from _arrays(item)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_value_case_uses_non_square_float64_inputs(assignment):
+    for case in get_spec(assignment).cases:
+        if case.kind != "value":
+            continue
+        for seed in range(5):
+            inputs = case.make_inputs(np.random.default_rng(seed))
+            for array in (a for v in inputs.values() for a in _arrays(v)):
+                assert array.dtype == np.float64, case.name
+                if array.ndim == 2:
+                    assert array.shape[0] != array.shape[1], (case.name, array.shape)
+
+
+def test_spec_helpers():
+    spec = get_spec("vectorized_gradients")
+    assert [c.grade_id for c in spec.cases_for(function="backprop", hidden=False)] == [
+        "test_backprop", "test_backprop_vectorized"]
+    assert len(spec.cases_for(grade_id="test_backprop", hidden=True)) == 2
+    case = spec.cases[0]
+    assert case.score(True) == case.points and case.score(False) == 0.0
+    assert case.score(0.5) == case.points / 2
+    assert case.score(float("nan")) == 0.0 and case.score(2.0) == 0.0
+    with pytest.raises(ValueError, match="name must be one of"):
+        get_spec("nope")
