@@ -55,12 +55,17 @@ def _changed_inputs(before: dict, after: dict) -> list[str]:
     """Names of the array inputs (or arrays inside dict inputs) that were modified."""
     changed = []
     for key, value in before.items():
+        now = after.get(key)
         if type(value) is np.ndarray:
-            if not np.array_equal(value, after[key]):
+            if type(now) is not np.ndarray or not np.array_equal(value, now):
                 changed.append(key)
         elif type(value) is dict:
+            if type(now) is not dict:
+                changed.append(key)
+                continue
             for sub, arr in value.items():
-                if type(arr) is np.ndarray and not np.array_equal(arr, after[key][sub]):
+                if type(arr) is np.ndarray and (type(now.get(sub)) is not np.ndarray
+                                                or not np.array_equal(arr, now[sub])):
                     changed.append(f"{key}[{sub!r}]")
     return changed
 

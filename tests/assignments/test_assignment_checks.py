@@ -144,6 +144,12 @@ def test_sgd_step_that_updates_params_in_place(vg):
     msg = _failure("vectorized_gradients", "sgd_step", sgd_step)
     assert "changed its input params['W1']" in msg
 
+    def pops(params, grads, lr):
+        new = vg["sgd_step"](params, grads, lr)
+        params.pop("b3")
+        return new
+    assert "changed its input params['b3']" in _failure("vectorized_gradients", "sgd_step", pops)
+
 
 def test_wrong_dtypes_are_named():
     msg = _failure("forward_pass", "relu", lambda z: np.maximum(z, 0).astype(np.int64))
