@@ -28,6 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import testfuncs
+from .compare import redact_values
 from .spec import CallableArg, Case
 from .tasks import get_spec
 
@@ -209,6 +210,8 @@ def check(assignment: str, function: str, fn: Callable, *, hidden: bool = False,
     earned, total, failures, partial, warned = 0.0, 0.0, [], [], []
     for case in cases:
         credit, message, case_warnings = run_case(case, fn, rng)
+        if case.hidden:
+            message = redact_values(message)
         warned.extend(case_warnings)
         total += case.points
         earned += case.score(credit)

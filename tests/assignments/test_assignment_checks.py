@@ -9,7 +9,7 @@ import pytest
 
 from autograder import testfuncs
 from autograder.checks import check, run_case
-from autograder.compare import check_array, check_dict, check_int
+from autograder.compare import check_array, check_dict, check_int, redact_values
 from autograder.tasks import ASSIGNMENTS, get_spec
 from autograder.tasks.vectorized_gradients import (accuracy_credit, forward_logits, held_out_data,
                                                    reference_backprop, training_data)
@@ -166,6 +166,13 @@ def test_worst_offending_index_and_max_error_are_reported(fp):
     msg = _failure("forward_pass", "affine_forward", affine_forward)
     assert re.search(r"max abs error 0\.5, worst at index \(4, 2\) \(example 4 of the batch\)", msg)
     assert "1 of 21 entries off" in msg
+    assert re.search(r"got -?\d[\d.e+-]*, expected -?\d", msg)  # visible: both values shown
+    def off_at_the_end(x, W, b):
+        z = x @ W.T + b
+        z[-1, -1] += 0.5
+        return z
+    hidden = _failure("forward_pass", "affine_forward", off_at_the_end, hidden=True, seed=5)
+    assert "expected value hidden" in hidden and not re.search(r"expected -?\d", hidden)
 
 
 def test_forgotten_bias_and_augmented_bias_column_hints():
@@ -309,6 +316,8 @@ def test_compare_helpers_directly():
     ok, msg = check_dict({"W": np.ones(2)}, {"W": np.ones(2), "b": np.ones(1)})
     assert not ok and "missing the keys ['b']" in msg
     assert check_int(np.int64(5), 5) == (True, "")
+    assert redact_values("z is 3, expected 4; got 1.5e-3, expected -2.5e+07; expected (5, 6)") == (
+        "z is 3, expected value hidden; got 1.5e-3, expected value hidden; expected (5, 6)")
     assert not check_int(True, 1)[0]  # bool is not an int answer
 
 
