@@ -15,7 +15,6 @@ to open the submission and which nbgrader's feedback uses.
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -97,7 +96,7 @@ def autograded_notebook(result: dict, layout: notebook_io.Layout) -> dict:
     Only solution cells and written answers come from the student; hidden-test lines are
     removed from test cells so that nbgrader's feedback built from this copy cannot show them.
     """
-    nb = copy.deepcopy(layout.raw)
+    nb = json.loads(json.dumps(layout.raw))  # a deep copy, faster than copy.deepcopy
     answers = dict(result.get("written") or {})
     code = result.get("solutions") or {}
     by_cell: dict[str, list[dict]] = {}
@@ -148,6 +147,7 @@ def _write_gradebook(course_root, assignment, results) -> int:
     course_root = Path(course_root)
     layout = notebook_io.load_layout(course_root, assignment)
     with api.Gradebook(f"sqlite:///{course_root / 'gradebook.db'}") as gb:
+        _no_fsync(gb)
         notebook = _ensure_assignment(gb, layout)
         for result in results:
             student = result["student"]
@@ -164,12 +164,22 @@ def _write_gradebook(course_root, assignment, results) -> int:
     return len(results)
 
 
+def _no_fsync(gb) -> None:
+    """Skip SQLite's fsync on this connection: nbgrader commits several times per student, and
+    waiting for the disk each time costs ~0.1 s per student. An application crash cannot
+    corrupt the file this way (only an OS crash could); the gradebook can always be rewritten
+    from ``grading/<assignment>/*.json`` by running ``grade`` again."""
+    from sqlalchemy import text
+
+    gb.db.execute(text("PRAGMA synchronous = OFF"))
+
+
 def _write_autograded(course_root, assignment, student, result, layout, stamp_path) -> None:
     folder = course_root / "autograded" / student / assignment
     folder.mkdir(parents=True, exist_ok=True)
     nb = autograded_notebook(result, layout)
     tmp = folder / f".{layout.notebook}.tmp"
-    tmp.write_text(json.dumps(nb, indent=1), encoding="utf-8")
+    tmp.write_text(json.dumps(nb), encoding="utf-8")  # no indent: the C encoder, 10x faster
     os.replace(tmp, folder / layout.notebook)
     if stamp_path is not None:
         shutil.copy2(stamp_path, folder / "timestamp.txt")

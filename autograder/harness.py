@@ -69,9 +69,9 @@ def _array_from_bytes(data: bytes) -> np.ndarray:
     """Rebuild an array from :func:`_array_bytes` output (untrusted); raises WireError."""
     if len(data) < 2:
         raise WireError("bad array: truncated")
-    (n,) = struct.unpack(">H", data[:2])
+    (n,) = struct.unpack(">H", bytes(data[:2]))
     try:
-        descr, shape = json.loads(data[2:2 + n].decode("utf-8"))
+        descr, shape = json.loads(bytes(data[2:2 + n]).decode("utf-8"))
         dtype = np.dtype(str(descr))
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
         raise WireError(f"bad array header: {exc}") from None
@@ -149,14 +149,14 @@ def decode_value(data: bytes, *, max_bytes: int = 1 << 28, make_callable=None):
         skeleton = json.loads(data[4:4 + n].decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise WireError(f"bad JSON: {exc}") from None
-    arrays, pos = [], 4 + n
+    arrays, pos, view = [], 4 + n, memoryview(data)
     while pos < len(data):
         if pos + 8 > len(data):
             raise WireError("truncated array frame")
         (m,) = struct.unpack(">Q", data[pos:pos + 8])
         if pos + 8 + m > len(data):
             raise WireError("truncated array frame")
-        arrays.append(_array_from_bytes(data[pos + 8:pos + 8 + m]))
+        arrays.append(_array_from_bytes(view[pos + 8:pos + 8 + m]))  # no copy until .copy()
         pos += 8 + m
 
     def array(i):

@@ -171,10 +171,16 @@ def test_timing_is_measured_by_the_zygote_against_the_baseline():
 
     case = next(c for c in get_spec("vectorized_gradients").cases if c.kind == "timing")
     rng = np.random.default_rng(0)
-    fast = "def backprop(X, Y, params):\n    return {k: np.zeros_like(v) for k, v in params.items()}\n"
-    job = {"id": "t", "function": "backprop", "kind": "timing", "baseline": case.baseline,
-           "inputs": case.make_inputs(rng), "warmup_inputs": case.make_inputs(rng)}
-    out = sandbox.run_cases([runner.SETUP], [fast], [job], sandbox.Limits(timing_repeats=2))["t"]
-    assert out["status"] == "ok"
-    assert 0 < out["elapsed"] < out["baseline_elapsed"]
-    assert set(out["value"]) == {"W1", "b1", "W2", "b2", "W3", "b3"}
+    code = ("import time\n"
+            "def fast(X, Y, params):\n    return {k: np.zeros_like(v) for k, v in params.items()}\n"
+            "def busy(X, Y, params):\n    end = time.thread_time() + 0.03\n"
+            "    while time.thread_time() < end:\n        pass\n    return fast(X, Y, params)\n")
+    jobs = [{"id": name, "function": name, "kind": "timing", "baseline": case.baseline,
+             "inputs": case.make_inputs(rng), "warmup_inputs": case.make_inputs(rng)}
+            for name in ("fast", "busy")]
+    out = sandbox.run_cases([runner.SETUP], [code], jobs, sandbox.Limits(timing_repeats=2))
+    fast, busy = out["fast"], out["busy"]
+    assert fast["status"] == busy["status"] == "ok"
+    assert 0 < fast["elapsed"] < 0.03 <= busy["elapsed"] < 1.0
+    assert fast["baseline_elapsed"] > 0 and busy["baseline_elapsed"] > 0
+    assert set(busy["value"]) == {"W1", "b1", "W2", "b2", "W3", "b3"}
