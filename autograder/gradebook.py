@@ -147,7 +147,6 @@ def _write_gradebook(course_root, assignment, results) -> int:
     course_root = Path(course_root)
     layout = notebook_io.load_layout(course_root, assignment)
     with api.Gradebook(f"sqlite:///{course_root / 'gradebook.db'}") as gb:
-        _no_fsync(gb)
         notebook = _ensure_assignment(gb, layout)
         for result in results:
             student = result["student"]
@@ -162,16 +161,6 @@ def _write_gradebook(course_root, assignment, results) -> int:
             gb.db.commit()
             _write_autograded(course_root, assignment, student, result, layout, stamp_path)
     return len(results)
-
-
-def _no_fsync(gb) -> None:
-    """Skip SQLite's fsync on this connection: nbgrader commits several times per student, and
-    waiting for the disk each time costs ~0.1 s per student. An application crash cannot
-    corrupt the file this way (only an OS crash could); the gradebook can always be rewritten
-    from ``grading/<assignment>/*.json`` by running ``grade`` again."""
-    from sqlalchemy import text
-
-    gb.db.execute(text("PRAGMA synchronous = OFF"))
 
 
 def _write_autograded(course_root, assignment, student, result, layout, stamp_path) -> None:
