@@ -12,7 +12,9 @@ per row, ``y`` has shape (B,).
 from __future__ import annotations
 
 import functools
+import importlib.util
 import numbers
+import os
 
 import numpy as np
 
@@ -31,13 +33,29 @@ def _read_only(a):
     return a
 
 
+def _sklearn_digits_file():
+    """Path of the digits CSV inside the installed scikit-learn, found without importing it
+    (importing ``sklearn.datasets`` costs more than a second)."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or spec.origin is None:
+        return None
+    path = os.path.join(os.path.dirname(spec.origin), "datasets", "data", "digits.csv.gz")
+    return path if os.path.exists(path) else None
+
+
 @functools.lru_cache(maxsize=1)
 def _digits_raw():
-    from sklearn.datasets import load_digits as sklearn_load_digits
+    path = _sklearn_digits_file()
+    if path is not None:
+        # The file behind sklearn.datasets.load_digits(): 64 pixels then the label per row.
+        table = np.loadtxt(path, delimiter=",", dtype=np.float64)
+        X, y = np.ascontiguousarray(table[:, :-1]), table[:, -1].astype(np.int64)
+    else:
+        from sklearn.datasets import load_digits as sklearn_load_digits
 
-    bunch = sklearn_load_digits()
-    X = np.asarray(bunch.data, dtype=np.float64)
-    y = np.asarray(bunch.target, dtype=np.int64)
+        bunch = sklearn_load_digits()
+        X = np.asarray(bunch.data, dtype=np.float64)
+        y = np.asarray(bunch.target, dtype=np.int64)
     return _read_only(X), _read_only(y)
 
 

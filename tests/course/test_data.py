@@ -207,3 +207,13 @@ def test_standardize_rejects_mismatched_columns():
         data.standardize(np.zeros((3, 2)), np.zeros((3, 4)))
     with pytest.raises(ValueError, match="at least one row"):
         data.standardize(np.zeros((0, 2)), np.zeros((3, 2)))
+
+
+def test_digits_match_scikit_learn_exactly():
+    from sklearn.datasets import load_digits as sklearn_load_digits
+
+    from course.data import load_digits
+
+    bunch = sklearn_load_digits()
+    X, y = load_digits(scale=False)
+    assert np.array_equal(X, bunch.data) and np.array_equal(y, bunch.target)
