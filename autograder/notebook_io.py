@@ -5,8 +5,8 @@ nbgrader ``grade_id`` is a solution code cell (one graded function each), a writ
 (markdown solution cell) or a test cell. From a student's notebook only the solution cells and
 written answers are taken, by ``grade_id``; every other cell comes from the source.
 
-A submission that cannot be read at all (missing or renamed file, empty, not UTF-8, not JSON,
-not a v4 notebook, too large) gets a *fatal* reason: all its tests score 0. A solution cell that
+A submission that cannot be read at all (missing or renamed file, a symbolic link, empty, not
+UTF-8, not JSON, not a v4 notebook, too large) gets a *fatal* reason: all its tests score 0. A solution cell that
 is missing, duplicated, turned into another cell type or whose nbgrader metadata was changed
 gets a *problem*: the tests of that one function score 0. Changes to other cells (deleted,
 duplicated or edited test cells) are only noted, since the tests come from the source.
@@ -156,6 +156,9 @@ def extract(path: Path | str, layout: Layout, max_bytes: int = 20 << 20) -> Extr
     """Take the solution cells and written answers out of a submitted notebook (untrusted)."""
     out = Extraction()
     path = Path(path)
+    if path.is_symlink():
+        out.fatal = "the notebook is a symbolic link, not a file"
+        return out
     try:
         size = path.stat().st_size
         if size > max_bytes:

@@ -123,6 +123,9 @@ def test_layout_and_extraction(tmp_path):
     sub.write_text(json.dumps(nb)[:-1] + "]")
     assert "JSON" in notebook_io.extract(sub, layout).fatal
     assert "more than the 10 allowed" in notebook_io.extract(sub, layout, max_bytes=10).fatal
+    link = tmp_path / "link.ipynb"
+    link.symlink_to(tmp_path / "assignments" / "a" / "a.ipynb")
+    assert "symbolic link" in notebook_io.extract(link, layout).fatal
 
 
 # --------------------------------------------------------------------------- sandbox
