@@ -408,6 +408,8 @@ def _run_child(state, which, make_callable, max_output, sweep):
             cpu_end = _cpu_seconds(pid)
             if cpu_start is not None and cpu_end is not None:
                 result["cpu"] = cpu_end - cpu_start
+            if sweep:  # work handed to another process would not be in the child's CPU time
+                result["helpers"] = _other_processes(os.getpid(), pid)
             result["value"] = payload
     except _Stop:
         timed_out = time.monotonic() - start >= timeout
@@ -455,15 +457,24 @@ def _fork_with_retry(attempts: int = 40) -> int | None:
 
 
 def _cpu_seconds(pid: int) -> float | None:
-    """CPU time used so far by all threads of ``pid`` (``/proc/<pid>/task/*/schedstat``, ns)."""
+    """CPU time used so far by all threads of ``pid`` (``/proc/<pid>/task/*/schedstat``, ns)
+    plus that of its children it waited for (``cutime + cstime`` of ``/proc/<pid>/stat``)."""
     try:
         total = 0
         for task in os.listdir(f"/proc/{pid}/task"):
             with open(f"/proc/{pid}/task/{task}/schedstat") as fh:
                 total += int(fh.read().split()[0])
-        return total / 1e9
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        waited = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+        return total / 1e9 + waited
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _other_processes(*known: int) -> int:
+    """Processes in this pid namespace besides pid 1 and ``known`` (sandbox only)."""
+    return sum(1 for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, *known))
 
 
 class _Stop(Exception):
@@ -552,7 +563,10 @@ def _timing(state, make_callable, max_output, sweep):
     sent) and its answer: student code cannot fake it, cannot have started before the inputs
     existed in the process, and unlike wall-clock time it does not grow when the machine is
     busy. The small fixed costs (decoding inputs, encoding the answer) are the same for both.
-    Every run is a fresh child, so nothing can be cached between runs.
+    Every run is a fresh child, so nothing can be cached between runs. Work moved to another
+    process is counted when the child waited for it; a process still alive when the answer
+    arrives (inside bubblewrap's pid namespace, where the zygote sees every process) fails the
+    timing test.
     """
     student_times, baseline_times, report = [], [], None
     for _ in range(int(state["case"].get("repeats", 3))):
@@ -561,6 +575,9 @@ def _timing(state, make_callable, max_output, sweep):
         if base["status"] == "ok":
             baseline_times.append(base["cpu"])
         report = _run_child(state, "cells", make_callable, max_output, sweep)
+        if report["status"] == "ok" and report.pop("helpers", 0):
+            report.update(status="error", value=None, message=(
+                "the function started other processes during a timing test"))
         if report["status"] != "ok":
             break
         student_times.append(report["cpu"])

@@ -46,8 +46,6 @@ GRADER_VERSION = "1"
 SETUP = "import numpy as np\n"
 """Trusted code run before the student's cells in every test process."""
 
-SANDBOX_STATUS = {"timeout", "crash", "too_large", "bad_output", "sandbox_error"}
-
 
 def case_seed(secret: bytes, assignment: str, student: str, index: int, name: str) -> int:
     """64-bit seed of one case: ``HMAC-SHA256(secret, "assignment/student/index/name")``."""
@@ -161,6 +159,13 @@ def grade_submission(course_root, assignment: str, student: str, notebook_path,
     result["flags"].extend(flags)
     zeroed = {f["function"]: f["detail"] for f in flags if f["action"] == "zero"}
 
+    limits = _limits(options)
+    graded = [c for c in spec.cases
+              if c.function not in extraction.problems and c.function not in zeroed]
+    try:  # NumPy loads in the sandbox while the inputs are built here
+        early = sandbox.start(limits) if graded else None
+    except OSError:
+        early = None  # run_cases tries again and records the failure per case
     records: dict[int, dict] = {}
     jobs, prepared = [], {}
     for index, case in enumerate(spec.cases):
@@ -187,9 +192,13 @@ def grade_submission(course_root, assignment: str, student: str, notebook_path,
                 case_seed(secret, assignment, student, index, "warm-up " + case.name)))
         jobs.append(job)
     cells = [extraction.solutions[g] for g in layout.solutions if g in extraction.solutions]
-    limits = _limits(options)
     stats: dict = {}
-    outcomes = sandbox.run_cases([SETUP] + layout.setup, cells, jobs, limits, stats) if jobs else {}
+    if jobs:
+        outcomes = sandbox.run_cases([SETUP] + layout.setup, cells, jobs, limits, stats, early)
+    else:
+        outcomes = {}
+        if early is not None:
+            early.close()
     result["sandbox_cpu_s"] = round(stats.get("cpu", 0.0), 4)
     result["sandbox"] = "bwrap" if sandbox.uses_bwrap(limits) else "rlimits"
     for index, (inputs, expected) in prepared.items():

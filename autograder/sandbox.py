@@ -177,8 +177,33 @@ def _case_timeout(case: dict, limits: Limits) -> float:
     return limits.accuracy_timeout if case.get("kind") == "accuracy" else limits.timeout
 
 
+class Started:
+    """A sandbox process started ahead of its job, so that its interpreter and NumPy start-up
+    overlaps the parent's work (building inputs and references). Pass it to :func:`run_cases`,
+    or call :meth:`close` if it is not used."""
+
+    def __init__(self, limits: Limits):
+        self.launcher = _Launcher(limits)
+        cmd, env, cwd = self.launcher.command()
+        self.stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.stderr, env=env, cwd=cwd, close_fds=True,
+                                     start_new_session=True, **self.launcher.popen_kwargs())
+
+    def close(self, grace: float = 0.0) -> None:
+        """Reap the process (see :func:`_kill`) and remove temporary files."""
+        _kill(self.proc, grace)
+        self.stderr.close()
+        self.launcher.cleanup()
+
+
+def start(limits: Limits) -> Started:
+    """Start a sandbox now; its job is sent later by :func:`run_cases`."""
+    return Started(limits)
+
+
 def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Limits,
-              stats: dict | None = None) -> dict:
+              stats: dict | None = None, started: Started | None = None) -> dict:
     """Run test cases on one submission's code in sandboxes; one outcome per case.
 
     Parameters
@@ -191,6 +216,7 @@ def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Lim
         ``warmup_inputs`` (other inputs for an untimed first call that warms the caches).
     limits : resource limits.
     stats : if given, ``stats["cpu"]`` accumulates the CPU seconds the sandboxes used.
+    started : a sandbox from :func:`start` to use first (it is always closed here).
 
     Returns
     -------
@@ -202,7 +228,8 @@ def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Lim
     pending = list(cases)
     restarts = 0
     while pending:
-        finished = _run_once(setup, cells, pending, limits, outcomes, stats)
+        finished = _run_once(setup, cells, pending, limits, outcomes, stats, started)
+        started = None
         pending = [c for c in pending if c["id"] not in outcomes]
         restarts += 1
         if pending and (not finished or restarts > len(cases)):
@@ -210,6 +237,8 @@ def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Lim
                 outcomes[case["id"]] = _outcome("sandbox_error", "the sandbox stopped before "
                                                 "this test ran")
             break
+    if started is not None:
+        started.close()
     return outcomes
 
 
@@ -218,9 +247,8 @@ def _outcome(status: str, message: str = "", **extra) -> dict:
             "baseline_elapsed": None, **extra}
 
 
-def _run_once(setup, cells, pending, limits, outcomes, stats=None) -> bool:
+def _run_once(setup, cells, pending, limits, outcomes, stats=None, started=None) -> bool:
     """One sandbox over the pending cases. Returns False if it failed before the first test."""
-    launcher = _Launcher(limits)
     testfuncs = _testfuncs_source()
     job = {"setup": setup, "cells": cells, "testfuncs": testfuncs,
            "max_output": limits.max_output_mb << 20, "cases": []}
@@ -234,13 +262,14 @@ def _run_once(setup, cells, pending, limits, outcomes, stats=None) -> bool:
                              "baseline": case.get("baseline"),
                              "warmup_inputs": case.get("warmup_inputs")})
     started_any = finished_all = False
-    cmd, env, cwd = launcher.command()
-    stderr = tempfile.TemporaryFile()
-    proc = None
+    box = None
     try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=stderr, env=env, cwd=cwd, close_fds=True,
-                                start_new_session=True, **launcher.popen_kwargs())
+        try:
+            box = started or Started(limits)
+        except OSError as exc:
+            _warn_once(f"sandbox failed to start: {exc}")
+            return False
+        proc = box.proc
         try:
             proc.stdin.write(harness.frame(harness.encode_value(job)))
             proc.stdin.close()
@@ -275,15 +304,13 @@ def _run_once(setup, cells, pending, limits, outcomes, stats=None) -> bool:
                 if type(cpu) is float:
                     stats["cpu"] = stats.get("cpu", 0.0) + cpu
     finally:
-        if proc is not None:
-            _kill(proc, grace=0.5 if finished_all else 0.0)
-        if not started_any:
-            stderr.seek(0)
-            tail = stderr.read()[-2000:].decode("utf-8", "replace")
-            if tail.strip():
-                _warn_once(f"sandbox failed to start: {tail.strip()}")
-        stderr.close()
-        launcher.cleanup()
+        if box is not None:
+            if not started_any:
+                box.stderr.seek(0)
+                tail = box.stderr.read()[-2000:].decode("utf-8", "replace")
+                if tail.strip():
+                    _warn_once(f"sandbox failed to start: {tail.strip()}")
+            box.close(grace=0.5 if finished_all else 0.0)
     return started_any
 
 

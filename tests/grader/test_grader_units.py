@@ -187,3 +187,45 @@ def test_timing_is_measured_by_the_zygote_against_the_baseline():
     assert 0 < fast["elapsed"] < 0.03 <= busy["elapsed"] < 1.0
     assert fast["baseline_elapsed"] > 0 and busy["baseline_elapsed"] > 0
     assert set(busy["value"]) == {"W1", "b1", "W2", "b2", "W3", "b3"}
+
+
+OFFLOAD = '''import os, time
+def fast(X, Y, params):
+    return {k: np.zeros_like(v) for k, v in params.items()}
+def _helper(wait):
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        end = time.thread_time() + 0.05
+        while time.thread_time() < end:
+            pass
+        os.write(w, b"x")
+        if not wait:
+            time.sleep(30)
+        os._exit(0)
+    os.read(r, 1)
+    if wait:
+        os.waitpid(pid, 0)
+def hidden_helper(X, Y, params):
+    _helper(wait=False)
+    return fast(X, Y, params)
+def waited_helper(X, Y, params):
+    _helper(wait=True)
+    return fast(X, Y, params)
+'''
+
+
+@pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap not installed")
+def test_timing_counts_or_refuses_work_moved_to_other_processes():
+    from autograder.tasks import get_spec
+
+    case = next(c for c in get_spec("vectorized_gradients").cases if c.kind == "timing")
+    rng = np.random.default_rng(1)
+    jobs = [{"id": name, "function": name, "kind": "timing", "baseline": case.baseline,
+             "inputs": case.make_inputs(rng), "warmup_inputs": case.make_inputs(rng)}
+            for name in ("hidden_helper", "waited_helper")]
+    out = sandbox.run_cases([runner.SETUP], [OFFLOAD], jobs, sandbox.Limits(timing_repeats=1))
+    assert out["hidden_helper"]["status"] == "error"
+    assert "other processes" in out["hidden_helper"]["message"]
+    assert out["waited_helper"]["status"] == "ok"
+    assert out["waited_helper"]["elapsed"] >= 0.04  # the helper's CPU time was counted
