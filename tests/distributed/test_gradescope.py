@@ -298,3 +298,18 @@ def test_cli_writes_the_package(tmp_path):
                           capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "run_autograder" in gradescope.read_package(out)
+
+
+@needs_bwrap
+def test_prepare_locks_the_bundled_packages_and_checks_the_sandbox(root):
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(root / "lib")}
+    proc = subprocess.run([sys.executable, "-P", "-m", "autograder.gradescope_run", "--root",
+                           str(root), "--prepare"], env=env, capture_output=True, text=True,
+                          timeout=120, cwd="/")
+    assert proc.returncode == 0, proc.stderr
+    assert "bubblewrap sandbox: works" in proc.stdout
+    for path in (root / "lib" / "autograder" / "tasks" / f"{ASSIGNMENT}.py",
+                 root / "lib" / "course" / "activations.py",
+                 root / "source" / "course_root" / ".grader-secret"):
+        assert stat.S_IMODE(path.stat().st_mode) & 0o007 == 0, path
+    assert stat.S_IMODE((root / "lib" / "autograder").stat().st_mode) & 0o007 == 0o001
