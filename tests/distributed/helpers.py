@@ -71,3 +71,10 @@ def die_once(marker: str, func, **kwargs) -> dict:
 def grade_elsewhere(other_root: str, func, **kwargs) -> dict:
     """Grade from another copy of the course folder (a worker whose copy is out of sync)."""
     return func(**dict(kwargs, course_root=other_root))
+
+
+def poison(target: str, func, **kwargs) -> dict:
+    """Grade, but the task of student ``target`` SIGKILLs its worker every time it runs."""
+    if kwargs["student"] == target:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return func(**kwargs)

@@ -106,6 +106,26 @@ def test_a_killed_worker_loses_no_submission(course, client, tmp_path):
         assert helpers.comparable(result) == helpers.comparable(course["local"][result["student"]])
 
 
+def test_a_submission_that_keeps_killing_workers_is_reported_and_regraded_later(
+        course, client, capsys):
+    root = course["root"]
+    students = [f"s2{i}" for i in range(6)]
+    for student in students:
+        runner.result_path(root, "forward_pass", student).unlink()
+    map_fn = dist.grade_on_cluster(client)
+    poisoned = lambda func, kws: map_fn(functools.partial(helpers.poison, "s23", func), kws)  # noqa: E731
+    results = runner.grade_all(root, "forward_pass", students, {}, map_fn=poisoned,
+                               progress=False)
+    assert [s for s, _ in map_fn.failed] == ["s23"] and "KilledWorker" in map_fn.failed[0][1]
+    assert sorted(r["student"] for r in results) == [s for s in students if s != "s23"]
+    assert "run the same command again" in capsys.readouterr().err
+    client.wait_for_workers(2, timeout=30)
+    again = dist.grade_on_cluster(client)
+    results = runner.grade_all(root, "forward_pass", students, {}, map_fn=again, progress=False)
+    assert again.submitted == 1 and again.failed == []
+    assert sorted(r["student"] for r in results) == students
+
+
 def test_rerun_grades_only_what_is_missing(course, client, tmp_path):
     root = course["root"]
     runner.grade_all(root, "forward_pass", course["students"], {},
