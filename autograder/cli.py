@@ -61,6 +61,12 @@ def _summary(results: list[dict], out=sys.stdout) -> None:
 
 
 def cmd_grade(args) -> int:
+    from autograder.tasks import ASSIGNMENTS
+
+    if args.assignment not in ASSIGNMENTS:
+        print(f"error: unknown assignment {args.assignment!r}; expected one of "
+              f"{', '.join(ASSIGNMENTS)}", file=sys.stderr)
+        return 2
     options = _options(args)
     students = runner.list_students(args.course_root, args.assignment, args.student)
     if not students:

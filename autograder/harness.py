@@ -389,7 +389,8 @@ def _run_child(state, which, make_callable, max_output, sweep):
                 write_all(inputs_w, frame(state["warmup"]))
                 if read_exact(ready_r, 1, start + timeout) is None:
                     raise _Stop
-            sent, cpu_start = time.perf_counter(), _cpu_seconds(pid)
+            timed = state["case"]["kind"] == "timing"  # CPU accounting only where it is used
+            sent, cpu_start = time.perf_counter(), _cpu_seconds(pid) if timed else None
             write_all(inputs_w, frame(state["inputs"]))
         except OSError:
             raise _Stop from None
@@ -405,10 +406,10 @@ def _run_child(state, which, make_callable, max_output, sweep):
             if payload is None:
                 raise _Stop
             result["elapsed"] = time.perf_counter() - sent
-            cpu_end = _cpu_seconds(pid)
+            cpu_end = _cpu_seconds(pid) if timed else None
             if cpu_start is not None and cpu_end is not None:
                 result["cpu"] = cpu_end - cpu_start
-            if sweep:  # work handed to another process would not be in the child's CPU time
+            if sweep and timed:  # work handed to another process is not in the child's CPU
                 result["helpers"] = _other_processes(os.getpid(), pid)
             result["value"] = payload
     except _Stop:

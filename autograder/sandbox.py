@@ -21,6 +21,13 @@ runs as root; a warning says what is missing (no file-system, network or pid iso
 
 If a test kills the zygote, or the sandbox stops answering, that test fails and a new sandbox
 runs the remaining tests: every case always gets an outcome.
+
+What it cannot stop: kernel exploits (the kernel is shared; there is no seccomp filter); side
+channels between sandboxes running at the same time (CPU, memory bandwidth); code reading its
+own process (a test's inputs, the student's other functions); ``/proc/1/cmdline`` shows the
+host paths of the bound folders. Without bubblewrap there is no file-system, network or pid
+isolation at all: the code can read whatever the sandbox uid can read and open connections,
+and a sleeping ``setsid`` grandchild can outlive its test (CPU-bound ones die at RLIMIT_CPU).
 """
 from __future__ import annotations
 
