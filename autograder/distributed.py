@@ -18,7 +18,10 @@ What crosses the wire
 
 Every worker reads the notebooks from the course folder (``submitted/`` and ``assignments/``)
 at the same path as the coordinator, either a shared file system or a copy; a worker whose copy
-lives elsewhere sets the environment variable ``FNN_COURSE_ROOT`` to its path.
+lives elsewhere sets the environment variable ``FNN_COURSE_ROOT`` to its path. Before sending
+work the coordinator checks every worker (same fnn-course sources, course folder readable,
+bubblewrap usable); every result's fingerprint (notebook bytes, secret, settings) must match
+the coordinator's own copy of the notebook, otherwise the result is refused as out of sync.
 
 Parallel sandboxes and uids
 ---------------------------
@@ -26,6 +29,8 @@ RLIMIT_NPROC counts processes per uid, so two sandboxes of one host must not sha
 task runs its sandbox as ``UID_BASE + (pid % 2**22) * SLOTS + slot``: the worker process id
 separates the processes of a host (``--nworkers N``), the slot separates the threads of one
 process (``--nthreads``). These uids never collide with the local pool's (65534, 2e9 + i).
+Switching uid needs root: run the workers as root, otherwise student code runs as the worker's
+own user without the process limit (the sandbox warns).
 
 Faults
 ------
