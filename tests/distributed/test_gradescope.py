@@ -1,8 +1,9 @@
 """The Gradescope autograder package: layout, run_autograder on good, wrong and hostile work."""
 from __future__ import annotations
 
-import hashlib
 import base64
+import hashlib
+import io
 import json
 import os
 import shutil
@@ -134,7 +135,7 @@ def test_zip_has_gradescopes_layout_and_one_assignment(package, tmp_path):
 def test_wheel_is_complete_and_its_record_matches(package):
     files = gradescope.read_package(package)
     wheel_name = next(n for n in files if n.startswith("wheels/fnn_course-"))
-    with zipfile.ZipFile(__import__("io").BytesIO(files[wheel_name])) as whl:
+    with zipfile.ZipFile(io.BytesIO(files[wheel_name])) as whl:
         names = set(whl.namelist())
         record = whl.read(next(n for n in names if n.endswith(".dist-info/RECORD"))).decode()
         for line in record.splitlines():
