@@ -314,3 +314,14 @@ def test_prepare_locks_the_bundled_packages_and_checks_the_sandbox(root):
                  root / "source" / "course_root" / ".grader-secret"):
         assert stat.S_IMODE(path.stat().st_mode) & 0o007 == 0, path
     assert stat.S_IMODE((root / "lib" / "autograder").stat().st_mode) & 0o007 == 0o001
+
+
+def test_wheelhouse_makes_an_offline_package(tmp_path):
+    house = tmp_path / "house"
+    house.mkdir()
+    (house / "numpy-2.4.0-cp311-cp311-manylinux_2_28_x86_64.whl").write_bytes(b"wheel bytes")
+    files = gradescope.read_package(gradescope.build_package(REPO, ASSIGNMENT, tmp_path / "o.zip",
+                                                             wheelhouse=house))
+    assert files["wheels/numpy-2.4.0-cp311-cp311-manylinux_2_28_x86_64.whl"] == b"wheel bytes"
+    assert "wheels/OFFLINE" in files and json.loads(files["package.json"])["offline"] is True
+    assert b"--no-index" in files["setup.sh"]
