@@ -81,15 +81,44 @@ def cmd_grade(args) -> int:
             print(f"error: --scheduler needs autograder.distributed ({exc})", file=sys.stderr)
             return 2
         map_fn = grade_on_cluster(args.scheduler)
-    results = runner.grade_all(args.course_root, args.assignment, students, options,
-                               map_fn=map_fn, progress=not args.quiet, force=args.force)
+    writer, fresh = None, set()
     if not args.no_gradebook:
-        from autograder.gradebook import write_gradebook
+        from autograder.gradebook import Writer
 
-        write_gradebook(args.course_root, args.assignment, results)
+        writer = Writer(args.course_root, args.assignment)
+
+    def on_result(result):
+        fresh.add(result["student"])
+        if writer is not None:
+            writer.put(result)
+
+    try:
+        results = runner.grade_all(args.course_root, args.assignment, students, options,
+                                   map_fn=map_fn, progress=not args.quiet, force=args.force,
+                                   on_result=on_result)
+    except BaseException:
+        if writer is not None:  # keep what was graded before the interruption
+            _finish_gradebook(writer, args, students, fresh)
+        raise
+    if writer is not None and not _finish_gradebook(writer, args, students, fresh):
+        return 1
     if not args.quiet:
         _summary(results)
     return 0
+
+
+def _finish_gradebook(writer, args, students, fresh) -> bool:
+    """Queue the up-to-date results too (rewriting them is idempotent) and wait for the writer."""
+    for result in runner.load_results(args.course_root, args.assignment, students):
+        if result["student"] not in fresh:
+            writer.put(result)
+    try:
+        writer.close()
+    except Exception as exc:  # the results are safe on disk; say so
+        print(f"error: the gradebook was not updated ({type(exc).__name__}: {exc}); results "
+              f"are in grading/{args.assignment}/: run grade again", file=sys.stderr)
+        return False
+    return True
 
 
 def cmd_feedback(args) -> int:

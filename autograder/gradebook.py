@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import sys
+import threading
 import warnings
 from pathlib import Path
+from typing import Iterable
 
 from autograder import notebook_io
 
@@ -32,7 +35,9 @@ def _import_api():
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     from nbgrader import api, utils
+    from sqlalchemy.exc import SAWarning
 
+    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's own, harmless
     return api, utils
 
 
@@ -135,20 +140,19 @@ def _strip_hidden(source: str) -> str:
     return "\n".join(out)
 
 
-def write_gradebook(course_root, assignment: str, results: list[dict]) -> int:
-    """Store ``results`` in ``<course_root>/gradebook.db``; returns the number of students."""
-    with warnings.catch_warnings():  # nbgrader's own SQLAlchemy warnings (harmless)
-        warnings.simplefilter("ignore")
-        return _write_gradebook(course_root, assignment, results)
+def write_gradebook(course_root, assignment: str, results: Iterable[dict]) -> int:
+    """Store ``results`` in ``<course_root>/gradebook.db``; returns the number of students.
 
-
-def _write_gradebook(course_root, assignment, results) -> int:
+    ``results`` may be any iterable, e.g. one fed while grading goes on (:class:`Writer`).
+    """
     api, utils = _import_api()
     course_root = Path(course_root)
     layout = notebook_io.load_layout(course_root, assignment)
     with api.Gradebook(f"sqlite:///{course_root / 'gradebook.db'}") as gb:
         notebook = _ensure_assignment(gb, layout)
+        count = 0
         for result in results:
+            count += 1
             student = result["student"]
             gb.update_or_create_student(student)
             timestamp, stamp_path = _timestamp(course_root, assignment, student, utils)
@@ -160,7 +164,47 @@ def _write_gradebook(course_root, assignment, results) -> int:
                 grade.needs_manual_grade = False
             gb.db.commit()
             _write_autograded(course_root, assignment, student, result, layout, stamp_path)
-    return len(results)
+    return count
+
+
+class Writer:
+    """Writes results to the gradebook from a background thread of the (single) parent while
+    the sandboxes grade: the ~1 s import of nbgrader and the database work overlap grading.
+
+    Usage: ``w = Writer(root, assignment); w.put(result) ...; count = w.close()``.
+    """
+
+    def __init__(self, course_root, assignment: str):
+        self._queue: queue.Queue = queue.Queue()
+        self._error: BaseException | None = None
+        self._count = 0
+        self._thread = threading.Thread(target=self._run, args=(course_root, assignment),
+                                        name="gradebook-writer", daemon=True)
+        self._thread.start()
+
+    def _items(self):
+        while (item := self._queue.get()) is not None:
+            yield item
+
+    def _run(self, course_root, assignment) -> None:
+        try:
+            self._count = write_gradebook(course_root, assignment, self._items())
+        except BaseException as exc:  # reported by close()
+            self._error = exc
+            for _ in self._items():  # drain, so that close() never blocks
+                pass
+
+    def put(self, result: dict) -> None:
+        """Queue one result for the gradebook."""
+        self._queue.put(result)
+
+    def close(self) -> int:
+        """Wait for every queued result to be written; re-raise a failure of the writer."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._count
 
 
 def _write_autograded(course_root, assignment, student, result, layout, stamp_path) -> None:

@@ -318,7 +318,8 @@ def _local_map(jobs: int) -> Callable:
 
 
 def grade_all(course_root, assignment: str, students: Iterable[str], options: dict | None = None,
-              map_fn: Callable | None = None, progress: bool = True, force: bool = False) -> list[dict]:
+              map_fn: Callable | None = None, progress: bool = True, force: bool = False,
+              on_result: Callable[[dict], None] | None = None) -> list[dict]:
     """Grade many students; results are written as they arrive and returned sorted by student.
 
     Parameters
@@ -331,6 +332,7 @@ def grade_all(course_root, assignment: str, students: Iterable[str], options: di
         ``jobs`` threads, each driving one sandbox at a time.
     progress : show a tqdm progress bar.
     force : re-grade students whose stored result is up to date.
+    on_result : called with each new result once it is on disk (e.g. a gradebook writer).
     """
     from tqdm.auto import tqdm
 
@@ -347,5 +349,7 @@ def grade_all(course_root, assignment: str, students: Iterable[str], options: di
               initial=0) as bar:
         for result in runner(grade_submission, kwargs_list):
             write_result(course_root, result)
+            if on_result is not None:
+                on_result(result)
             bar.update(1)
     return load_results(course_root, assignment, students)

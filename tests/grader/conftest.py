@@ -61,9 +61,12 @@ def listener():
 
 @pytest.fixture(scope="session")
 def graded_forward(course_root, listener):
-    """Grade every forward_pass fixture submission in one CLI run (2 sandboxes in parallel)."""
+    """Grade every forward_pass fixture submission in one CLI run (2 sandboxes in parallel).
+
+    The 4 s limit per test bounds the infinite loop's cost and leaves room for the 100 MB
+    print (~0.2 s) on a busy machine."""
     expected = fixtures.write_forward_pass_class(course_root, listener.getsockname()[1])
-    proc = run_cli(course_root, "grade", "forward_pass", "--jobs", "2", "--timeout", "2")
+    proc = run_cli(course_root, "grade", "forward_pass", "--jobs", "2", "--timeout", "4")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return {"expected": expected, "results": load(course_root, "forward_pass"),
             "stdout": proc.stdout, "stderr": proc.stderr}

@@ -94,7 +94,7 @@ def test_regrading_resumes_and_is_idempotent(graded_forward, course_root):
     folder = course_root / "grading" / "forward_pass"
     before = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.json")}
     (folder / "wrong_predict.json").unlink()  # as if the run had stopped before this student
-    proc = run_cli(course_root, "grade", "forward_pass", "--quiet", "--timeout", "2")
+    proc = run_cli(course_root, "grade", "forward_pass", "--quiet", "--timeout", "4")
     assert proc.returncode == 0, proc.stderr
     after = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.json")}
     assert set(after) == set(before)
