@@ -217,11 +217,14 @@ class ClusterMap:
                 if root not in secret_hex:  # the workers must use the coordinator's secret
                     secret_hex[root] = _load_secret(root).hex()
                 task = dict(kwargs, options=dict(kwargs["options"], secret=secret_hex[root]))
+                expected = expected_fingerprint(task)
                 key = f"fnn-grade-{kwargs['assignment']}-{kwargs['student']}-{run}"
                 future = client.submit(grade_task, func, task, key=key, pure=False)
-                futures[future] = (kwargs["student"], expected_fingerprint(task))
+                futures[future] = (kwargs["student"], expected)
             self.submitted = len(futures)
             for future in as_completed(list(futures)):
+                if future not in futures:  # never yield a student twice
+                    continue
                 student, expected = futures.pop(future)
                 try:
                     result = future.result()
