@@ -72,7 +72,8 @@ def load_config(course_root: Path | str, overrides: dict | None = None) -> dict:
             raise ValueError(f"{path} must hold a JSON object, got {type(layer).__name__}")
         for key, value in layer.items():
             if key not in DEFAULTS:
-                raise ValueError(f"unknown grader setting {key!r}; expected one of {sorted(DEFAULTS)}")
+                raise ValueError(f"unknown grader setting {key!r}; "
+                                 f"expected one of {sorted(DEFAULTS)}")
             if key == "policy":
                 for rule, action in dict(value).items():
                     if rule not in DEFAULTS["policy"] or action not in ("zero", "report"):

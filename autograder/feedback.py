@@ -43,12 +43,15 @@ def render(result: dict) -> str:
             f"{' (hidden)' if case['hidden'] else ''}</td><td>{mark}</td>"
             f"<td>{case['points']:g} / {case['max_points']:g}</td>"
             f"<td>{esc(public_message(case))}</td></tr>")
-    flags = "".join(f"<li>{esc(f['detail'])}{' (no points for this function)' if f['action'] == 'zero' else ''}</li>"
+    zeroed = " (no points for this function)"
+    flags = "".join(f"<li>{esc(f['detail'])}{zeroed if f['action'] == 'zero' else ''}</li>"
                     for f in result.get("flags", []))
+    title = f"{esc(result['assignment'])}: feedback for {esc(result['student'])}"
     return f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{esc(result['assignment'])}: feedback for {esc(result['student'])}</title>
+<html><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}
-table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #ccc;padding:4px;text-align:left}}
+table{{border-collapse:collapse;width:100%}}
+td,th{{border:1px solid #ccc;padding:4px;text-align:left}}
 tr.passed td:nth-child(3){{color:#186a1f}}tr.failed td:nth-child(3){{color:#a11}}</style></head>
 <body><h1>{esc(result['assignment'])}</h1>
 <p>Student: {esc(result['student'])}. Score: <b>{result['total']:g} / {result['max_total']:g}</b>

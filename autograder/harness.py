@@ -1,8 +1,8 @@
 """Inside-the-sandbox side of the batch grader (standard library + NumPy only).
 
 This file is both a module (the trusted parent imports its wire codec) and the script the
-sandbox runs: ``python -I -S harness.py SITE_DIR [--sweep]`` (SITE_DIR holds only NumPy). It never imports
-``course`` or ``autograder`` and must stay importable without them.
+sandbox runs: ``python -I -S harness.py SITE_DIR [--sweep]`` (SITE_DIR holds only NumPy). It
+never imports ``course`` or ``autograder`` and must stay importable without them.
 
 Wire format
 -----------
@@ -22,14 +22,14 @@ parent -> zygote (stdin): one frame, the encoded job ``{"setup": [code], "cells"
 "warmup_inputs"}]}``. The zygote imports NumPy once and, per case, forks a fresh child:
 the child drops the job, sets its rlimits, sends its stdio to /dev/null, executes the code
 cells, signals "ready", receives its inputs over a pipe, calls the function and writes back
-one value frame. The zygote (which never runs student code) measures the wall time from
-sending the inputs to receiving the answer, kills the child's group (and, inside the sandbox's
-own pid namespace, every other process) and reports to the parent (stdout): a "start" frame
-before each case and a "result" frame after it, the child's answer forwarded as raw bytes.
+one value frame. The zygote (which never runs student code) kills the child's group (and,
+inside the sandbox's own pid namespace, every other process), measures timing tests (see
+:func:`_timing`) and reports to the parent (stdout): a "start" frame before each case, a
+"result" frame after it with the child's answer forwarded as raw bytes, and at the end a
+"stats" frame (CPU seconds used by the sandbox).
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import select

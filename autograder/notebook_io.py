@@ -6,11 +6,11 @@ nbgrader ``grade_id`` is a solution code cell (one graded function each), a writ
 written answers are taken, by ``grade_id``; every other cell comes from the source.
 
 A submission that cannot be read at all (missing or renamed file, a symbolic link, empty, not
-UTF-8, not JSON, not a v4 notebook, too large) gets a *fatal* reason: all its tests score 0. A solution cell that
-is missing, duplicated, turned into another cell type or whose nbgrader metadata was changed
-gets a *problem*: the tests of that one function score 0. Changes to other cells (deleted,
-duplicated or edited test cells) are only noted, since the tests come from the source.
-"""
+UTF-8, not JSON, not a v4 notebook, too large) gets a *fatal* reason: all its tests score 0. A
+solution cell that is missing, duplicated, turned into another cell type or whose nbgrader
+metadata was changed gets a *problem*: the tests of that one function score 0. Changes to other
+cells (deleted, duplicated or edited test cells) are only noted, since the tests come from the
+source."""
 from __future__ import annotations
 
 import functools

@@ -113,7 +113,8 @@ def grade_submission(course_root, assignment: str, student: str, notebook_path,
     ``name``, ``grade_id``, ``function``, ``kind``, ``points``, ``max_points``, ``passed``,
     ``status``, ``message``, ``hidden``), ``total``, ``max_total``, ``flags`` (policy flags and
     notebook problems, each ``{"rule", "function", "detail", "action"}``), ``errors`` (grader
-    faults), ``written`` and ``solutions`` (the student's cells), ``fingerprint``, ``sandbox`` and ``graded_at``.
+    faults), ``written`` and ``solutions`` (the student's cells), ``fingerprint``,
+    ``sandbox``, ``sandbox_cpu_s`` and ``graded_at``.
     """
     from autograder.tasks import get_spec
 

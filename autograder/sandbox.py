@@ -7,12 +7,12 @@ under bubblewrap when ``bwrap`` is installed:
   ipc, uts and cgroup namespaces (``--unshare-all``), no nested user namespaces, a new session,
   an empty environment, and ``--die-with-parent``;
 * a read-only root that contains only ``/usr`` (+ the ``/lib``, ``/lib64``, ``/bin`` symlinks),
-  NumPy's package folder and the harness; an empty read-only ``/tmp``; a fresh
-  ``/proc`` for its own pid namespace; a minimal read-only ``/dev`` (``/dev/null`` still works). The course folder, the gradebook,
-  other submissions and the grader's tests are simply not there;
-* rlimits set by the zygote (processes) and by each child (address space, CPU, file size,
-  open files, no core files), and a wall-clock timeout per test that kills the child's process
-  group and then every other process in the sandbox's own pid namespace.
+  NumPy's package folder and the harness; an empty read-only ``/tmp``; a fresh ``/proc`` for its
+  own pid namespace; a minimal read-only ``/dev`` (``/dev/null`` still works). The course
+  folder, the gradebook, other submissions and the grader's tests are simply not there;
+* rlimits set by the zygote (processes) and by each child (address space, CPU, file size, open
+  files, no core files), and a wall-clock timeout per test that kills the child's process group
+  and then every other process in the sandbox's own pid namespace.
 
 Without bubblewrap the same harness runs with ``python -I -S`` (only the standard library and a
 folder holding nothing but a link to NumPy on ``sys.path``, so ``course`` and ``autograder``

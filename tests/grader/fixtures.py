@@ -18,11 +18,20 @@ from tests import submissions as subs
 FULL = 13.0
 
 
+RIGHT = "(y_hat >= threshold).astype(np.int64)"
+
+
+def _predict(body: str, prelude: str = "") -> str:
+    """Source of a ``predict`` cell: ``prelude`` lines, then the function with ``body``."""
+    lines = body.strip("\n").split("\n")
+    return (prelude + "\ndef predict(y_hat, threshold=0.5):\n"
+            + "".join(f"    {line}\n" for line in lines))
+
+
 def _guarded(checks: str) -> str:
     """A predict that is right only if every attempt in ``checks`` (which sets ``leaks``) failed."""
-    return ("import os\n\ndef predict(y_hat, threshold=0.5):\n    leaks = 0\n"
-            + "".join(f"    {line}\n" for line in checks.strip("\n").split("\n"))
-            + "    return (y_hat >= threshold).astype(np.int64) if leaks == 0 else y_hat\n")
+    return _predict(f"leaks = 0\n{checks.strip()}\nreturn {RIGHT} if leaks == 0 else y_hat",
+                    "import os\n")
 
 
 def attacks(course_root, port: int) -> dict[str, tuple[str, float]]:
@@ -30,40 +39,38 @@ def attacks(course_root, port: int) -> dict[str, tuple[str, float]]:
     root = str(course_root)
     visible = _visible_predict_answer()
     return {
-        "eq_always_true": (
+        "eq_always_true": (_predict("return Anything()", (
             "class Anything:\n    def __eq__(self, other):\n        return True\n\n"
-            "    def __ne__(self, other):\n        return False\n\n"
-            "def predict(y_hat, threshold=0.5):\n    return Anything()\n", 12.0),
-        "patched_numpy_and_builtins": (
-            "import builtins\nnp.allclose = lambda *a, **k: True\nnp.isclose = lambda *a, **k: True\n"
-            "np.array_equal = lambda *a, **k: True\n"
+            "    def __ne__(self, other):\n        return False\n")), 12.0),
+        "patched_numpy_and_builtins": (_predict("return y_hat", (
+            "import builtins\nnp.allclose = lambda *a, **k: True\n"
+            "np.isclose = lambda *a, **k: True\nnp.array_equal = lambda *a, **k: True\n"
             "np.testing.assert_allclose = lambda *a, **k: None\n"
-            "builtins.all = lambda *a, **k: True\n\ndef predict(y_hat, threshold=0.5):\n    return y_hat\n", 12.0),
-        "redefined_test_helpers": (
+            "builtins.all = lambda *a, **k: True\n")), 12.0),
+        "redefined_test_helpers": (_predict("return -y_hat", (
             "import sys, types\n\ndef check(*args, **kwargs):\n    return None\n\n"
             "fake = types.ModuleType('autograder.checks')\nfake.check = check\n"
-            "sys.modules['autograder.checks'] = fake\n\ndef predict(y_hat, threshold=0.5):\n    return -y_hat\n", 12.0),
-        "sys_exit": ("import sys\n\ndef predict(y_hat, threshold=0.5):\n    sys.exit(0)\n", 12.0),
-        "os_exit": ("import os\n\ndef predict(y_hat, threshold=0.5):\n    os._exit(0)\n", 12.0),
-        "segfault": ("import ctypes\n\ndef predict(y_hat, threshold=0.5):\n    return ctypes.string_at(0)\n", 12.0),
-        "infinite_loop_ignoring_signals": (
-            "import signal\n\ndef predict(y_hat, threshold=0.5):\n    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-            "    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n    while True:\n        pass\n",
-            12.0),
-        "memory_bomb": ("def predict(y_hat, threshold=0.5):\n    hog = [np.ones(10**9) for _ in range(100)]\n"
-                        "    return (y_hat >= threshold).astype(np.int64)\n", 12.0),
-        "fork_bomb": ("import os\n\ndef predict(y_hat, threshold=0.5):\n    while True:\n        os.fork()\n", 12.0),
-        "output_line_100mb": ("def predict(y_hat, threshold=0.5):\n    print('x' * 100_000_000)\n"
-                              "    return (y_hat >= threshold).astype(np.int64)\n", FULL),
-        "answer_too_large": ("def predict(y_hat, threshold=0.5):\n    return np.zeros(20_000_000)\n", 12.0),
-        "nan_and_inf": ("def predict(y_hat, threshold=0.5):\n    out = (y_hat >= threshold).astype(np.float64)\n    out[0] = np.nan\n"
-                        "    out[-1] = np.inf\n    return out\n", 12.0),
-        "kills_the_zygote": ("import os, signal\n\ndef predict(y_hat, threshold=0.5):\n    os.kill(-1, signal.SIGKILL)\n"
-                             "    os.kill(os.getppid(), signal.SIGKILL)\n", 12.0),
-        "imports_reference_library": ("def predict(y_hat, threshold=0.5):\n    from course.activations import relu as r\n"
-                                      "    return r(y_hat)\n", 12.0),
-        "hard_coded_visible_answer": (
-            f"def predict(y_hat, threshold=0.5):\n    return np.array({visible.tolist()!r})\n", 12.0),
+            "sys.modules['autograder.checks'] = fake\n")), 12.0),
+        "sys_exit": (_predict("sys.exit(0)", "import sys\n"), 12.0),
+        "os_exit": (_predict("os._exit(0)", "import os\n"), 12.0),
+        "segfault": (_predict("return ctypes.string_at(0)", "import ctypes\n"), 12.0),
+        "infinite_loop_ignoring_signals": (_predict(
+            "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass",
+            "import signal\n"), 12.0),
+        "memory_bomb": (_predict(f"hog = [np.ones(10**9) for _ in range(100)]\nreturn {RIGHT}"),
+                        12.0),
+        "fork_bomb": (_predict("while True:\n    os.fork()", "import os\n"), 12.0),
+        "output_line_100mb": (_predict(f"print('x' * 100_000_000)\nreturn {RIGHT}"), FULL),
+        "answer_too_large": (_predict("return np.zeros(20_000_000)"), 12.0),
+        "nan_and_inf": (_predict("out = (y_hat >= threshold).astype(np.float64)\n"
+                                 "out[0] = np.nan\nout[-1] = np.inf\nreturn out"), 12.0),
+        "kills_the_zygote": (_predict("os.kill(-1, signal.SIGKILL)\n"
+                                      "os.kill(os.getppid(), signal.SIGKILL)",
+                                      "import os, signal\n"), 12.0),
+        "imports_reference_library": (_predict("from course.activations import relu as r\n"
+                                               "return r(y_hat)"), 12.0),
+        "hard_coded_visible_answer": (_predict(f"return np.array({visible.tolist()!r})"), 12.0),
         "writes_files": (_guarded(f"""
 for path in ['/tmp/fnn_pwned', 'fnn_pwned', '../fnn_pwned', '/dev/shm/fnn_pwned',
              {root + '/fnn_pwned'!r}, {root + '/gradebook.db'!r},
@@ -80,9 +87,11 @@ for path in ['assignments/forward_pass/forward_pass.ipynb',
              '../assignments/forward_pass/forward_pass.ipynb',
              '../../../../assignments/forward_pass/forward_pass.ipynb',
              {root + '/assignments/forward_pass/forward_pass.ipynb'!r}, {root + '/gradebook.db'!r},
-             {root + '/.grader-secret'!r}, {root + '/submitted/correct/forward_pass/forward_pass.ipynb'!r},
+             {root + '/.grader-secret'!r},
+             {root + '/submitted/correct/forward_pass/forward_pass.ipynb'!r},
              {str(subs.REPO / 'autograder' / 'tasks' / 'forward_pass.py')!r},
-             {str(subs.REPO / 'course' / 'activations.py')!r}, '/etc/shadow', '/etc/passwd', '/root']:
+             {str(subs.REPO / 'course' / 'activations.py')!r},
+             '/etc/shadow', '/etc/passwd', '/root']:
     try:
         if os.path.isdir(path):
             os.listdir(path)
@@ -93,8 +102,8 @@ for path in ['assignments/forward_pass/forward_pass.ipynb',
         pass
 """), FULL),
         "reads_environment_and_zygote": (_guarded("""
-leaks += len([k for k in os.environ if k not in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'FNN_NPROC',
-                                           'LC_CTYPE', 'PWD')])
+allowed = ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'FNN_NPROC', 'LC_CTYPE', 'PWD')
+leaks += len([k for k in os.environ if k not in allowed])
 for path in [f'/proc/{os.getppid()}/mem', f'/proc/{os.getppid()}/environ']:
     try:
         open(path, 'rb').read(1)
@@ -110,14 +119,14 @@ try:
 except Exception:
     pass
 """), FULL),
-        "escapes_with_setsid": (
-            "import os, time\n\ndef predict(y_hat, threshold=0.5):\n    if os.fork() == 0:\n        os.setsid()\n"
-            "        time.sleep(3600)\n        os._exit(0)\n    return (y_hat >= threshold).astype(np.int64)\n", FULL),
+        "escapes_with_setsid": (_predict(
+            f"if os.fork() == 0:\n    os.setsid()\n    time.sleep(3600)\n    os._exit(0)\n"
+            f"return {RIGHT}", "import os, time\n"), FULL),
     }
 
 
 def _visible_predict_answer() -> np.ndarray:
-    """The answer of the first visible predict case for the in-notebook inputs (what a student sees)."""
+    """Answer of the first visible predict case for the in-notebook inputs (what students see)."""
     from autograder.checks import VISIBLE_SEED
     from autograder.tasks import get_spec
 
@@ -145,7 +154,7 @@ def write_forward_pass_class(course_root, port: int) -> dict[str, float]:
     expected = {"correct": FULL}
     subs.write_submission(course_root, "correct", "forward_pass", src)
     subs.write_submission(course_root, "wrong_predict", "forward_pass",
-                          subs.with_solutions(src, {"predict": "def predict(y_hat, threshold=0.5):\n    return y_hat\n"}))
+                          subs.with_solutions(src, {"predict": _predict("return y_hat")}))
     expected["wrong_predict"] = 12.0
     for student, (code, total) in attacks(course_root, port).items():
         subs.write_submission(course_root, student, "forward_pass",

@@ -53,7 +53,8 @@ def test_autograded_copy_is_the_source_layout_with_the_students_answers(graded_f
 def test_feedback_names_tests_but_never_hidden_details(graded_forward, course_root):
     proc = run_cli(course_root, "feedback", "forward_pass")
     assert proc.returncode == 0, proc.stderr
-    page = (course_root / "feedback" / "wrong_predict" / "forward_pass" / "autograder.html").read_text()
+    folder = course_root / "feedback" / "wrong_predict" / "forward_pass"
+    page = (folder / "autograder.html").read_text()
     result = graded_forward["results"]["wrong_predict"]
     for case in result["cases"]:
         assert case["name"] in page
