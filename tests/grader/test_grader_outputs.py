@@ -6,7 +6,9 @@ import html
 import importlib
 import io
 import json
+import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -137,3 +139,21 @@ def test_unknown_setting_in_course_config_is_refused(tmp_path):
     (tmp_path / "fnn_grade.json").write_text('{"timeout_s": 3}')
     with pytest.raises(ValueError, match="timeout_s"):
         config.load_config(tmp_path)
+
+
+def test_formgrader_sees_autograded_submissions_awaiting_manual_grades(graded_forward,
+                                                                        course_root, monkeypatch):
+    sys.modules.setdefault("rfc3987_syntax", None)
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config import Config
+
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
+    config = Config()
+    config.CourseDirectory.root = str(course_root)
+    config.CourseDirectory.source_directory = "assignments"
+    api = NbGraderAPI(config=config)
+    subs_by_student = {s["student"]: s for s in api.get_submissions("forward_pass")}
+    for student in ("correct", "wrong_predict", "segfault"):
+        sub = subs_by_student[student]
+        assert sub["autograded"] and sub["needs_manual_grade"]  # written answer still to grade
+        assert sub["score"] == graded_forward["expected"][student]
