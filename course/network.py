@@ -27,7 +27,7 @@ from .activations import get_activation, sigmoid, softmax
 from .backend import array_namespace, get_namespace
 from .layers import affine, affine_backward, init_weights
 from .losses import binary_cross_entropy_with_logits, mse, softmax_cross_entropy
-from .validation import check_batch, check_choice, check_float_array
+from .validation import all_finite, check_batch, check_choice, check_float_array
 
 OUTPUTS = {
     "softmax": "softmax_cross_entropy",
@@ -123,8 +123,7 @@ class MLP:
                 a = self.hidden.forward(z)
             else:
                 caches.append(((a, layer["W"]), None))
-        xp = array_namespace(z)
-        if not bool(xp.all(xp.isfinite(z))):
+        if not all_finite(z):
             raise ValueError(
                 "the network output z^[L] contains NaN or infinite values: the weights have diverged "
                 "(lower the learning rate lr) or X holds huge values (scale it)"

@@ -40,3 +40,13 @@ def test_cupy_missing_gives_install_hint():
             backend.get_namespace("cupy")
     else:
         pytest.skip("CuPy is installed: the missing-CuPy message cannot be shown here")
+
+
+def test_all_finite_sees_nan_inf_and_survives_overflowing_sums(xp):
+    from course.validation import all_finite
+
+    big = xp.full((4,), 3.0e38, dtype=xp.float32)  # finite entries whose sum overflows float32
+    assert all_finite(big)
+    assert all_finite(xp.zeros((2, 3), dtype=xp.float64))
+    assert not all_finite(xp.asarray([1.0, float("nan")]))
+    assert not all_finite(xp.asarray([float("inf"), float("-inf")]))
