@@ -317,7 +317,7 @@ def _run_once(setup, cells, pending, limits, outcomes, stats=None, started=None)
                 tail = box.stderr.read()[-2000:].decode("utf-8", "replace")
                 if tail.strip():
                     _warn_once(f"sandbox failed to start: {tail.strip()}")
-            box.close(grace=0.5 if finished_all else 0.0)
+            box.close()  # the stats frame was the last word: no need to wait for an exit
     return started_any
 
 
