@@ -164,6 +164,8 @@ def run_case(case: Case, fn: Callable, rng: np.random.Generator) -> tuple[float,
     else:
         ok, actual, err = _call(fn, call_inputs, warned)
         if not ok:
+            if err.startswith("raised"):
+                err += f" (called with {_describe_inputs(pristine)})"
             return 0.0, err, warned
     changed = _changed_inputs(pristine, call_inputs)
     if changed:
