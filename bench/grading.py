@@ -10,7 +10,8 @@ run through their command lines in the same temporary course root, start-up incl
 ``nbgrader generate_assignment`` runs first, untimed: it is course setup and creates the
 gradebook (creating a new SQLite gradebook costs ~6 s in alembic).
 
-Usage: ``python bench/grading.py [--n 60] [--skip-nbgrader]``. The last line is
+Usage: ``python bench/grading.py [--n 60] [--skip-nbgrader]``; ``--scheduler [ADDRESS]`` grades
+the same class on a Dask cluster beside the local pool instead (``bench/grading_dask.py``). The last line is
 ``grading: subs_per_s=X speedup_vs_nbgrader=Y`` (wall-clock, both on this machine as it is).
 Since the machine may be shared, the CPU seconds of each side are printed too (the sandboxes
 report their own: bubblewrap does not pass child CPU time up).
@@ -91,7 +92,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=60, help="students (default 60)")
     parser.add_argument("--skip-nbgrader", action="store_true")
+    parser.add_argument("--scheduler", nargs="?", const="local", metavar="ADDRESS",
+                        help="instead: the same class on a Dask cluster beside the local pool "
+                             "(no ADDRESS: a LocalCluster of 2 workers); see grading_dask.py")
+    parser.add_argument("--repeats", type=int, default=3, help="with --scheduler: runs of each")
     args = parser.parse_args()
+    if args.scheduler:
+        import grading_dask
+
+        grading_dask.run(args.n, args.repeats, None if args.scheduler == "local" else args.scheduler)
+        return
     with tempfile.TemporaryDirectory(prefix="fnn-bench-") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         root = subs.make_course_copy(Path(tmp), ASSIGNMENTS)

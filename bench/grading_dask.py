@@ -40,11 +40,9 @@ def wall_time(cmd: list[str], cwd: Path) -> float:
     return elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=60, help="students (default 60)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each (default 3)")
-    args = parser.parse_args()
+def run(n: int, repeats: int, address: str | None = None) -> None:
+    """Grade the class ``repeats`` times locally and on a cluster, interleaved, and print the
+    comparison. ``address``: an existing scheduler; None starts a LocalCluster of 2 workers."""
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # as grading.py does, for the workers
         os.environ.pop(key, None)
     from distributed import LocalCluster
@@ -53,18 +51,20 @@ def main() -> None:
             warnings.catch_warnings():
         warnings.simplefilter("ignore")
         root = grading.subs.make_course_copy(Path(tmp) / "course", grading.ASSIGNMENTS)
-        total = grading.write_class(root, args.n)
+        total = grading.write_class(root, n)
         start = time.perf_counter()
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                               local_directory=str(Path(tmp) / "dask"))
+        cluster = None
+        if address is None:
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                   host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                   local_directory=str(Path(tmp) / "dask"))
+            address = cluster.scheduler_address
         cluster_start = time.perf_counter() - start
         try:
             local, dask = [], []
-            for _ in range(args.repeats):
+            for _ in range(repeats):
                 for label, extra, times in (("local", ["--jobs", "2"], local),
-                                            ("dask", ["--scheduler", cluster.scheduler_address],
-                                             dask)):
+                                            ("dask", ["--scheduler", address], dask)):
                     elapsed = 0.0
                     for assignment in grading.ASSIGNMENTS:
                         elapsed += wall_time([sys.executable, "-m", "autograder", "grade",
@@ -72,7 +72,8 @@ def main() -> None:
                     times.append(elapsed)
                     print(f"{label}: {total} submissions in {elapsed:.2f} s")
         finally:
-            cluster.close()
+            if cluster is not None:
+                cluster.close()
     t_local, t_dask = statistics.median(local), statistics.median(dask)
     overhead = 100.0 * (t_dask / t_local - 1.0)
     print(f"cluster start-up {cluster_start:.2f} s (not counted); load average "
@@ -81,6 +82,15 @@ def main() -> None:
     print(f"best runs: dask {min(dask):.2f} s, local {min(local):.2f} s, overhead {best:.1f}%")
     print(f"grading_dask: subs_per_s={total / t_dask:.1f} local_subs_per_s={total / t_local:.1f} "
           f"overhead_pct={overhead:.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=60, help="students (default 60)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each (default 3)")
+    parser.add_argument("--scheduler", help="existing Dask scheduler (default: a LocalCluster)")
+    args = parser.parse_args()
+    run(args.n, args.repeats, args.scheduler)
 
 
 if __name__ == "__main__":
