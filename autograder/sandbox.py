@@ -268,7 +268,7 @@ def _run_once(setup, cells, pending, limits, outcomes, stats=None, started=None)
                              "repeats": limits.timing_repeats,
                              "baseline": case.get("baseline"),
                              "warmup_inputs": case.get("warmup_inputs")})
-    started_any = finished_all = False
+    started_any = False
     box = None
     try:
         try:
@@ -304,7 +304,6 @@ def _run_once(setup, cells, pending, limits, outcomes, stats=None, started=None)
             outcomes[current] = _judge_frames(head, value, case["id"])
             current = None
         else:
-            finished_all = True
             tail = _decode(_read_frame(fd, time.monotonic() + 2.0) or b"")
             if stats is not None and type(tail) is dict and type(tail.get("stats")) is dict:
                 cpu = tail["stats"].get("cpu")

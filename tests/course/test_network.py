@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from course.backend import to_numpy
-from course.gradcheck import check_model_gradients, rel_error
+from course.gradcheck import check_model_gradients
 from course.network import MLP
 
 
