@@ -33,7 +33,8 @@ class Layout:
     solutions : grade_ids of solution code cells, in notebook order (= function names).
     written : grade_ids of written answers (markdown solution cells).
     tests : ``{grade_id: points}`` of test (grade) cells.
-    setup : source code of ungraded code cells made only of imports of numerical modules.
+    setup : source code of ungraded code cells made only of imports of numerical modules, and
+        of locked cells that only define functions (replayed before the student's cells).
     known : every grade_id of the source (also locked read-only cells).
     raw : the whole source notebook as a dict (to rebuild a clean copy for formgrader).
     """
@@ -88,7 +89,10 @@ def _text(cell: dict) -> str | None:
     return None
 
 
-def _is_safe_setup(code: str) -> bool:
+def _is_safe_setup(code: str, allow_defs: bool = False) -> bool:
+    """True for code made only of imports of :data:`SAFE_SETUP_MODULES` and, when
+    ``allow_defs`` (a locked cell the instructor wrote and students may call, such as the
+    given ``backprop_per_example``), function definitions."""
     import ast
 
     try:
@@ -96,6 +100,8 @@ def _is_safe_setup(code: str) -> bool:
     except SyntaxError:
         return False
     for node in tree.body:
+        if allow_defs and isinstance(node, ast.FunctionDef):
+            continue
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and not node.level:
@@ -133,7 +139,7 @@ def _load_layout(path: str, mtime_ns: int, size: int, assignment: str) -> Layout
             tests[gid] = float(meta.get("points", 0))
         elif meta.get("grade") and meta.get("solution"):
             written.append(gid)
-        elif kind == "code" and _is_safe_setup(_text(cell) or ""):
+        elif kind == "code" and _is_safe_setup(_text(cell) or "", bool(meta.get("locked"))):
             setup.append(_text(cell) or "")
     return Layout(assignment, path.name, solutions, written, tests, setup, other, raw)
 

@@ -209,6 +209,12 @@ LOOP_BACKPROP = '''def backprop(X, Y, params):
 '''
 
 
+GIVEN_LOOP_BACKPROP = '''
+def backprop(X, Y, params):
+    return backprop_per_example(X, Y, params)
+'''
+
+
 def write_vectorized_class(course_root) -> dict[str, float]:
     """vectorized_gradients fixtures: the source (full marks) and a Python loop over examples."""
     from autograder.tasks import get_spec
@@ -218,5 +224,9 @@ def write_vectorized_class(course_root) -> dict[str, float]:
     subs.write_submission(course_root, "correct", "vectorized_gradients", src)
     subs.write_submission(course_root, "python_loop", "vectorized_gradients",
                           subs.with_solutions(src, {"backprop": LOOP_BACKPROP}))
+    # calls the locked, given per-example loop of the notebook: it must exist in the sandbox
+    subs.write_submission(course_root, "given_loop", "vectorized_gradients",
+                          subs.with_solutions(src, {"backprop": GIVEN_LOOP_BACKPROP}))
     timing = sum(c.points for c in spec.cases if c.kind == "timing")
-    return {"correct": spec.max_score, "python_loop": spec.max_score - timing}
+    return {"correct": spec.max_score, "python_loop": spec.max_score - timing,
+            "given_loop": spec.max_score - timing}
