@@ -40,6 +40,7 @@ import numpy as np
 
 from autograder import config as config_mod
 from autograder import notebook_io, policy, sandbox
+from autograder.compare import redact_values
 from autograder.harness import Unsupported
 
 GRADER_VERSION = "1"
@@ -232,6 +233,8 @@ def _judge(case, outcome, inputs, expected, errors) -> dict:
         errors.append(f"{case.name}: compare raised {type(exc).__name__}: {exc}")
         return _case_record(case, "failed", "the answer could not be compared with the "
                             "reference (wrong structure?)")
+    if case.hidden:  # feedback may name what went wrong, never the reference's numbers
+        message = redact_values(message)
     earned = case.score(credit)
     return _case_record(case, "passed" if earned > 0 else "failed", message, earned)
 
