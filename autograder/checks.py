@@ -175,6 +175,15 @@ def run_case(case: Case, fn: Callable, rng: np.random.Generator) -> tuple[float,
     return float(credit), message, warned
 
 
+def _failure(message: str) -> AssertionError:
+    """The AssertionError a failed check raises. In a notebook, IPython shows an exception's
+    ``_render_traceback_()`` instead of its frames, so the student reads the message alone,
+    not the internals of this module."""
+    error = AssertionError(message)
+    error._render_traceback_ = lambda: [f"AssertionError: {message}"]
+    return error
+
+
 def check(assignment: str, function: str, fn: Callable, *, hidden: bool = False,
           seed: int | None = None, grade_id: str | None = None) -> float | None:
     """Run the cases of ``function`` (test cell ``grade_id``, default ``"test_<function>"``).
@@ -205,7 +214,7 @@ def check(assignment: str, function: str, fn: Callable, *, hidden: bool = False,
         raise ValueError(f"no {'hidden' if hidden else 'visible'} cases for {function!r} "
                          f"in assignment {assignment!r}")
     if not callable(fn):
-        raise AssertionError(f"{function} should be a function, got {type(fn).__name__}")
+        raise _failure(f"{function} should be a function, got {type(fn).__name__}")
     if seed is None:
         seed = secrets.randbits(63) if hidden else VISIBLE_SEED
     rng = np.random.default_rng(seed)
@@ -224,10 +233,10 @@ def check(assignment: str, function: str, fn: Callable, *, hidden: bool = False,
     label = ("hidden " if hidden else "") + ("test" if len(cases) == 1 else "tests")
     note = f" ({len(warned)} warning(s), e.g. {warned[0]})" if warned else ""
     if failures and all("not implemented yet" in f for f in failures):
-        raise AssertionError(f"{function} is not implemented yet: replace the "
-                             "`raise NotImplementedError(...)` line with your code")
+        raise _failure(f"{function} is not implemented yet: replace the "
+                       "`raise NotImplementedError(...)` line with your code")
     if failures:
-        raise AssertionError(
+        raise _failure(
             f"{function}: {len(failures)} of {len(cases)} {label} failed (seed {seed}){note}\n"
             + "\n".join(failures + partial))
     if earned < total:

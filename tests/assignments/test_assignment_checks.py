@@ -387,3 +387,21 @@ def test_spec_helpers():
     assert case.score(float("nan")) == 0.0 and case.score(2.0) == 0.0
     with pytest.raises(ValueError, match="name must be one of"):
         get_spec("nope")
+
+
+def test_notebook_traceback_is_the_message_alone():
+    """In a notebook IPython renders _render_traceback_: the student sees the message, not the
+    frames of autograder/checks.py."""
+    import numpy as np
+
+    from autograder.checks import check
+
+    def relu(z):
+        return np.maximum(z, 0).astype(int)
+
+    with pytest.raises(AssertionError) as info:
+        check("forward_pass", "relu", relu)
+    rendered = info.value._render_traceback_()
+    assert rendered[0].startswith("AssertionError: relu: 1 of 1 test failed")
+    assert "expected dtype float64, got int64" in "\n".join(rendered)
+    assert "checks.py" not in "\n".join(rendered)
