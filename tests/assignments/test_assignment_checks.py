@@ -392,9 +392,6 @@ def test_spec_helpers():
 def test_notebook_traceback_is_the_message_alone():
     """In a notebook IPython renders _render_traceback_: the student sees the message, not the
     frames of autograder/checks.py."""
-    import numpy as np
-
-    from autograder.checks import check
 
     def relu(z):
         return np.maximum(z, 0).astype(int)
