@@ -11,17 +11,19 @@ Every widget has two parts:
 
 The returned widget (an ``ipywidgets.VBox``) carries the figure as ``.figure``
 and a ``.refresh()`` method that redraws it from the current control values.
+The training dashboard of lecture 8 lives in ``course.training_dashboard`` and is
+re-exported here; the shared input checks and styling in ``course.widget_controls``.
 """
 
 from __future__ import annotations
-
-import numbers
 
 import ipywidgets as W
 import numpy as np
 
 from course import activations, losses
-from course.plots import draw_graph, new_figure, plot_history, show_figure
+from course.plots import draw_graph, new_figure, show_figure
+from course.training_dashboard import run_training, training_dashboard_widget
+from course.widget_controls import SLIDER_LAYOUT, SLIDER_STYLE, grid, positive_int, real_number, widget_box
 
 __all__ = [
     "step_vs_sigmoid_data",
@@ -38,50 +40,6 @@ __all__ = [
     "run_training",
     "training_dashboard_widget",
 ]
-
-_SLIDER_LAYOUT = {"width": "420px"}  # a dict: each control gets its own Layout
-_SLIDER_STYLE = {"description_width": "110px"}
-_FULL_BATCH = 0  # batch-size slider value meaning "full batch" (a selection value cannot be None)
-
-
-# ----------------------------------------------------------------------------
-# input checks shared by the pure functions
-# ----------------------------------------------------------------------------
-def _real(value, name):
-    """Return ``value`` as a finite float or raise ``ValueError`` naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _grid(z, default):
-    """Return the 1-D float64 grid ``z`` (``default`` when None)."""
-    if z is None:
-        return default.copy()
-    z = np.asarray(z, dtype=np.float64)
-    if z.ndim != 1 or z.size < 2:
-        raise ValueError(f"z must be a 1-D grid with at least 2 points, got shape {z.shape}")
-    if not np.all(np.isfinite(z)):
-        raise ValueError("z contains NaN or infinite values")
-    return z
-
-
-def _box(controls, out, fig, refresh):
-    """Pack controls and output into a VBox that knows its figure."""
-    box = W.VBox([*controls, out])
-    box.figure = fig
-    box.refresh = refresh
-    return box
-
 
 # ----------------------------------------------------------------------------
 # step vs sigmoid (lecture 1)
@@ -108,10 +66,10 @@ def step_vs_sigmoid_data(steepness, z=None):
         ``step_derivative`` = 0; ``sigmoid_derivative`` = a * sigmoid'(a z)
         (chain rule, with sigmoid' = sigmoid (1 - sigmoid)).
     """
-    a = _real(steepness, "steepness")
+    a = real_number(steepness, "steepness")
     if a <= 0:
         raise ValueError(f"steepness must be > 0, got {a}")
-    z = _grid(z, np.linspace(-5.0, 5.0, 401))
+    z = grid(z, np.linspace(-5.0, 5.0, 401))
     return {
         "z": z,
         "step": activations.step(z),
@@ -125,7 +83,7 @@ def step_vs_sigmoid_widget():
     """Slider for the steepness: outputs (left) and derivatives (right)."""
     slider = W.FloatSlider(value=1.0, min=0.25, max=10.0, step=0.25,
                            description="steepness a", continuous_update=False,
-                           layout=_SLIDER_LAYOUT, style=_SLIDER_STYLE)
+                           layout=SLIDER_LAYOUT, style=SLIDER_STYLE)
     fig, (ax_out, ax_der) = new_figure(1, 2, figsize=(9.0, 3.2))
     d = step_vs_sigmoid_data(slider.value)
     ax_out.plot(d["z"], d["step"], color="0.3", lw=2, label="step s(z)")
@@ -155,7 +113,7 @@ def step_vs_sigmoid_widget():
 
     slider.observe(refresh, names="value")
     refresh()
-    return _box([slider], out, fig, refresh)
+    return widget_box([slider], out, fig, refresh)
 
 
 # ----------------------------------------------------------------------------
@@ -182,10 +140,10 @@ def relu_subgradient_data(alpha, z=None):
         ``alpha`` at 0 (all shape (G,)); ``alpha`` (float); ``below`` (bool):
         whether the line lies under the ReLU on the whole grid.
     """
-    a = _real(alpha, "alpha")
+    a = real_number(alpha, "alpha")
     if not 0.0 <= a <= 1.0:
         raise ValueError(f"alpha must be in [0, 1] (a subgradient of ReLU at 0), got {a}")
-    z = _grid(z, np.linspace(-2.0, 2.0, 201))
+    z = grid(z, np.linspace(-2.0, 2.0, 201))
     relu = activations.relu(z)
     line = a * z
     return {
@@ -202,7 +160,7 @@ def relu_subgradient_widget():
     """Slider for the slope alpha of a supporting line at the ReLU kink."""
     slider = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05,
                            description="subgradient α", continuous_update=False,
-                           layout=_SLIDER_LAYOUT, style=_SLIDER_STYLE)
+                           layout=SLIDER_LAYOUT, style=SLIDER_STYLE)
     fig, (ax_f, ax_d) = new_figure(1, 2, figsize=(9.0, 3.2))
     d = relu_subgradient_data(slider.value)
     ax_f.plot(d["z"], d["relu"], color="0.2", lw=2.5, label="ReLU(z)")
@@ -234,7 +192,7 @@ def relu_subgradient_widget():
 
     slider.observe(refresh, names="value")
     refresh()
-    return _box([slider], out, fig, refresh)
+    return widget_box([slider], out, fig, refresh)
 
 
 # ----------------------------------------------------------------------------
@@ -266,10 +224,10 @@ def ce_vs_mse_data(v, z=None):
         ``z``, ``y_hat``, ``ce``, ``mse``, ``ce_grad``, ``mse_grad``
         (gradients with respect to the logit z).
     """
-    label = _real(v, "v")
+    label = real_number(v, "v")
     if label not in (0.0, 1.0):
         raise ValueError(f"v must be 0 or 1, got {v!r}")
-    z = _grid(z, np.linspace(-8.0, 8.0, 321))
+    z = grid(z, np.linspace(-8.0, 8.0, 321))
     y_hat = activations.sigmoid(z)
     target = np.array([label])
     ce = np.empty_like(z)
@@ -288,7 +246,7 @@ def ce_vs_mse_data(v, z=None):
 def ce_vs_mse_widget():
     """Toggle the label v: losses (left) and their gradients wrt the logit (right)."""
     toggle = W.ToggleButtons(options=[("v = 1", 1), ("v = 0", 0)], value=1,
-                             description="true label", style=_SLIDER_STYLE)
+                             description="true label", style=SLIDER_STYLE)
     fig, (ax_l, ax_g) = new_figure(1, 2, figsize=(9.0, 3.4))
     d = ce_vs_mse_data(toggle.value)
     (ce_l,) = ax_l.plot(d["z"], d["ce"], color="tab:blue", lw=2, label="cross-entropy")
@@ -321,7 +279,7 @@ def ce_vs_mse_widget():
 
     toggle.observe(refresh, names="value")
     refresh()
-    return _box([toggle], out, fig, refresh)
+    return widget_box([toggle], out, fig, refresh)
 
 
 # ----------------------------------------------------------------------------
@@ -344,7 +302,7 @@ def softmax_explorer_data(logits, temperature=1.0):
         ``jacobian`` (K, K): dy/dz = J(y) / T with
         J(y)[i, j] = y_i (delta_ij - y_j) from ``course.activations.softmax_jacobian``.
     """
-    T = _real(temperature, "temperature")
+    T = real_number(temperature, "temperature")
     if T <= 0:
         raise ValueError(f"temperature must be > 0, got {T}")
     z = np.asarray(logits, dtype=np.float64)
@@ -359,17 +317,17 @@ def softmax_explorer_data(logits, temperature=1.0):
 
 def softmax_explorer_widget(num_logits=4):
     """One slider per logit and a temperature: probability bars and Jacobian heat map."""
-    K = _positive_int(num_logits, "num_logits")
+    K = positive_int(num_logits, "num_logits")
     if not 2 <= K <= 8:
         raise ValueError(f"num_logits must be between 2 and 8, got {K}")
     start = np.linspace(1.0, -1.0, K)
     sliders = [W.FloatSlider(value=round(float(s), 2), min=-5.0, max=5.0, step=0.1,
                              description=f"z{k + 1}", continuous_update=False,
-                             layout=_SLIDER_LAYOUT, style=_SLIDER_STYLE)
+                             layout=SLIDER_LAYOUT, style=SLIDER_STYLE)
                for k, s in enumerate(start)]
     temp = W.FloatLogSlider(value=1.0, base=10, min=-1, max=1, step=0.05,
                             description="temperature T", continuous_update=False,
-                            layout=_SLIDER_LAYOUT, style=_SLIDER_STYLE)
+                            layout=SLIDER_LAYOUT, style=SLIDER_STYLE)
     fig, (ax_p, ax_j) = new_figure(1, 2, figsize=(9.0, 3.6))
     d = softmax_explorer_data([s.value for s in sliders], temp.value)
     names = [f"y{k + 1}" for k in range(K)]
@@ -406,7 +364,7 @@ def softmax_explorer_widget(num_logits=4):
     for control in (*sliders, temp):
         control.observe(refresh, names="value")
     refresh()
-    return _box([*sliders, temp], out, fig, refresh)
+    return widget_box([*sliders, temp], out, fig, refresh)
 
 
 # ----------------------------------------------------------------------------
@@ -464,7 +422,7 @@ def graph_example_data(x, y, z):
     """
     from course import graph
 
-    args = {name: _real(val, name) for name, val in (("x", x), ("y", y), ("z", z))}
+    args = {name: real_number(val, name) for name, val in (("x", x), ("y", y), ("z", z))}
     named = graph.add_mul_example(args["x"], args["y"], args["z"])
     data = graph_trace_data(named["f"])
     data["f"] = float(named["f"].data)
@@ -475,8 +433,8 @@ def graph_widget():
     """Sliders for x, y, z; the graph of f = (x + y) z with values and gradients."""
     start = {"x": -2.0, "y": 5.0, "z": -4.0}
     sliders = [W.FloatSlider(value=v, min=-6.0, max=6.0, step=0.5, description=name,
-                             continuous_update=False, layout=_SLIDER_LAYOUT,
-                             style=_SLIDER_STYLE)
+                             continuous_update=False, layout=SLIDER_LAYOUT,
+                             style=SLIDER_STYLE)
                for name, v in start.items()]
     fig, ax = new_figure(1, 1, figsize=(7.5, 3.4))
     out = W.Output()
@@ -490,126 +448,4 @@ def graph_widget():
     for s in sliders:
         s.observe(refresh, names="value")
     refresh()
-    return _box(sliders, out, fig, refresh)
-
-
-# ----------------------------------------------------------------------------
-# live training (lecture 8)
-# ----------------------------------------------------------------------------
-def run_training(X_train, y_train, X_val, y_val, lr, batch_size, num_hiddens, epochs,
-                 seed, callback=None):
-    """Train a two-hidden-layer ReLU network with softmax output.
-
-    The network is ``course.network.MLP([n_in, num_hiddens, num_hiddens, K])``
-    (K = number of classes in the labels), trained by ``course.optim.fit`` with
-    mean softmax cross-entropy.
-
-    Parameters
-    ----------
-    X_train : ndarray, shape (B, n_in)
-    y_train : ndarray of int, shape (B,)
-    X_val : ndarray, shape (B_val, n_in)
-    y_val : ndarray of int, shape (B_val,)
-    lr : float
-        Learning rate, > 0.
-    batch_size : int or None
-        Mini-batch size; None means full-batch gradient descent.
-    num_hiddens : int
-        Width of both hidden layers.
-    epochs : int
-    seed : int
-        Seeds the initial weights and the mini-batch order.
-    callback : callable, optional
-        ``callback(epoch, history)`` after each epoch (live plots).
-
-    Returns
-    -------
-    course.optim.History
-        Per-epoch ``loss``, ``accuracy``, ``val_accuracy``.
-    """
-    from course import network, optim
-
-    X_train = np.asarray(X_train, dtype=np.float64)
-    X_val = np.asarray(X_val, dtype=np.float64)
-    y_train = np.asarray(y_train)
-    y_val = np.asarray(y_val)
-    if X_train.ndim != 2:
-        raise ValueError(f"X_train must have shape (B, n_in), got {X_train.shape}")
-    if X_val.ndim != 2 or X_val.shape[1] != X_train.shape[1]:
-        raise ValueError(f"X_val must have shape (B_val, {X_train.shape[1]}), got {X_val.shape}")
-    for name, labels, X in (("y_train", y_train, X_train), ("y_val", y_val, X_val)):
-        if labels.shape != (X.shape[0],) or not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(f"{name} must be integer labels of shape ({X.shape[0]},), "
-                             f"got {labels.dtype} {labels.shape}")
-    lr = _real(lr, "lr")
-    if lr <= 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
-    if batch_size is not None:
-        batch_size = _positive_int(batch_size, "batch_size")
-    num_hiddens = _positive_int(num_hiddens, "num_hiddens")
-    epochs = _positive_int(epochs, "epochs")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
-    num_classes = int(max(y_train.max(), y_val.max())) + 1
-    rng = np.random.default_rng(int(seed))
-    model = network.MLP([X_train.shape[1], num_hiddens, num_hiddens, num_classes],
-                        hidden_activation="relu", output="softmax", rng=rng)
-    return optim.fit(model, X_train, y_train, epochs=epochs, lr=lr, batch_size=batch_size,
-                     rng=rng, X_val=X_val, y_val=y_val, progress=False, callback=callback)
-
-
-def training_dashboard_widget(X_train, y_train, X_val, y_val):
-    """Sliders for lr, batch size, hidden width and epochs; training starts on the button.
-
-    Moving a control never trains: only the Train button does. The loss and
-    accuracy curves are redrawn while training runs.
-    """
-    lr = W.FloatLogSlider(value=0.1, base=10, min=-3, max=0.5, step=0.25,
-                          description="learning rate", continuous_update=False,
-                          layout=_SLIDER_LAYOUT, style=_SLIDER_STYLE)
-    batch = W.SelectionSlider(options=[("8", 8), ("32", 32), ("128", 128), ("512", 512),
-                                       ("full batch", _FULL_BATCH)],
-                              value=32, description="batch size", continuous_update=False,
-                              layout=_SLIDER_LAYOUT, style=_SLIDER_STYLE)
-    hidden = W.IntSlider(value=32, min=4, max=128, step=4, description="hidden width",
-                         continuous_update=False, layout=_SLIDER_LAYOUT, style=_SLIDER_STYLE)
-    epochs = W.IntSlider(value=15, min=1, max=60, step=1, description="epochs",
-                         continuous_update=False, layout=_SLIDER_LAYOUT, style=_SLIDER_STYLE)
-    button = W.Button(description="Train", button_style="primary", icon="play")
-    status = W.Label(value="Choose the settings, then press Train.")
-    fig, (ax_loss, ax_acc) = new_figure(1, 2, figsize=(9.0, 3.2))
-    out = W.Output()
-    empty = type("EmptyHistory", (), {"loss": [], "accuracy": [], "val_accuracy": []})()
-
-    def draw(history, total):
-        plot_history(ax_loss, ax_acc, history, epochs=total)
-        show_figure(out, fig)
-
-    def train(_button=None):
-        button.disabled = True
-        total = epochs.value
-        every = max(1, -(-total // 6))  # about 6 live redraws: a PNG costs ~0.2 s
-        status.value = "training..."
-
-        def on_epoch(epoch, history):
-            if len(history.loss) % every == 0 or len(history.loss) == total:
-                draw(history, total)
-
-        try:
-            history = run_training(X_train, y_train, X_val, y_val, lr=lr.value,
-                                   batch_size=None if batch.value == _FULL_BATCH else batch.value,
-                                   num_hiddens=hidden.value,
-                                   epochs=total, seed=0, callback=on_epoch)
-            draw(history, total)
-            status.value = (f"done: final loss {history.loss[-1]:.3f}, validation accuracy "
-                            f"{history.val_accuracy[-1]:.3f}")
-        finally:
-            button.disabled = False
-        return history
-
-    button.on_click(train)
-    draw(empty, epochs.value)
-    box = _box([lr, batch, hidden, epochs, W.HBox([button, status])], out, fig,
-               lambda change=None: draw(empty, epochs.value))
-    box.train = train
-    return box
+    return widget_box(sliders, out, fig, refresh)
