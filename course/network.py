@@ -36,6 +36,10 @@ OUTPUTS = {
 }
 
 
+class DivergedError(ValueError):
+    """The network's output is NaN or infinite: training diverged (or the inputs are huge)."""
+
+
 class MLP:
     """A fully connected feedforward network.
 
@@ -124,7 +128,7 @@ class MLP:
             else:
                 caches.append(((a, layer["W"]), None))
         if not all_finite(z):
-            raise ValueError(
+            raise DivergedError(
                 "the network output z^[L] contains NaN or infinite values: the weights have diverged "
                 "(lower the learning rate lr) or X holds huge values (scale it)"
             )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backend import array_namespace
+from .network import DivergedError
 from .validation import check_batch
 
 
@@ -114,10 +115,8 @@ def fit(model, X, y, *, epochs: int, lr: float, batch_size=None, rng=None, X_val
             epoch_loss = _train_one_epoch(model, X, y, lr, batch_size, rng)
             accuracy = model.accuracy(X, y) if model.output != "identity" else float("nan")
             val_accuracy = model.accuracy(X_val, y_val) if X_val is not None else None
-        except ValueError as err:
-            if "diverged" in str(err):
-                raise ValueError(f"training diverged at epoch {epoch}: lower lr (now {lr})") from err
-            raise
+        except DivergedError as err:
+            raise DivergedError(f"training diverged at epoch {epoch}: lower lr (now {lr})") from err
         history.epochs.append(epoch)
         history.loss.append(epoch_loss)
         history.accuracy.append(accuracy)

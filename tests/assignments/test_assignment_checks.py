@@ -274,18 +274,9 @@ def test_fast_but_wrong_backprop_gets_no_vectorization_points():
 
 
 def test_train_classifier_partial_credit_is_linear_in_accuracy(vg, capsys):
-    def weak(X_train, y_train):  # a short training: between 80% and 95% held out
-        rng = np.random.default_rng(3)
-        sizes, params = [64, 16, 12, 10], {}
-        for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-            params[f"W{layer}"] = rng.standard_normal((n_out, n_in)) * np.sqrt(2 / n_in)
-            params[f"b{layer}"] = np.zeros(n_out)
-        Y = np.eye(10)[y_train]
-        for epoch in range(2):
-            for start in range(0, 1347, 8):
-                batch = slice(start, start + 8)
-                params = vg["sgd_step"](params, vg["backprop"](X_train[batch], Y[batch], params), 0.1)
-        return params
+    namespace = {"np": np, "backprop": vg["backprop"], "sgd_step": vg["sgd_step"]}
+    exec(subs.WEAK_TRAINING, namespace)
+    weak = namespace["train_classifier"]
     X_test, y_test = held_out_data()
     accuracy = float(np.mean(np.argmax(forward_logits(X_test, weak(*training_data())), axis=1) == y_test))
     assert 0.80 < accuracy < 0.95, accuracy
