@@ -39,6 +39,7 @@ DEFAULTS: dict = {
     "timing_repeats": 3,        # alternating baseline/student runs of a timing test
     "jobs": 2,                  # sandboxes in parallel
     "use_bwrap": None,          # None: use bubblewrap when installed
+    "warm_sandboxes": True,     # a warm template per worker forks each fresh sandbox
     "max_notebook_mb": 20,      # larger submissions are refused
     "policy": {
         "reference_library": "zero",  # import of course / autograder

@@ -109,7 +109,7 @@ def bwrap_usable() -> tuple[bool, str]:
 
     if sandbox.bwrap_path() is None:
         return False, "bwrap is not installed"
-    limits = sandbox.Limits(use_bwrap=True, timeout=20.0)
+    limits = sandbox.Limits(use_bwrap=True, timeout=20.0, warm=False)  # one submission
     case = {"id": "probe", "function": "probe", "kind": "value", "inputs": {}}
     try:
         with warnings.catch_warnings(record=True) as caught:

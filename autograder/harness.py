@@ -491,31 +491,61 @@ def _set_not_dumpable() -> None:
     try:
         import ctypes
 
-        _LIBC = ctypes.CDLL(None)
+        _LIBC = ctypes.CDLL(None, use_errno=True)
         _LIBC.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
     except Exception:
         _LIBC = None
 
 
-def zygote_main(argv) -> int:
-    """Entry point of the sandbox process; see the module docstring."""
+def _process_limits() -> None:
+    """RLIMIT_NPROC of the sandbox uid (``FNN_NPROC``, 0 = none) and no core files."""
     import resource
 
-    sweep = "--sweep" in argv and os.getpid() < 10  # never sweep outside a fresh pid namespace
-    _set_not_dumpable()
     nproc = int(os.environ.get("FNN_NPROC", "0") or 0)
     if nproc:
         _limit(resource, "RLIMIT_NPROC", nproc)
     _limit(resource, "RLIMIT_CORE", 0)
+
+
+def read_job(fd: int) -> bytearray | None:
+    """Read one frame from ``fd`` into a new bytearray (None at end of input).
+
+    Reading straight into one buffer leaves no other copy of the job in the reader's memory, so
+    the template can wipe it (see :func:`template_main`).
+    """
+    header = read_exact(fd, 8)
+    if header is None:
+        return None
+    buffer = bytearray(struct.unpack(">Q", header)[0])
+    view, got = memoryview(buffer), 0
+    while got < len(buffer):
+        count = os.readv(fd, [view[got:]])
+        if count == 0:
+            return None
+        got += count
+    return buffer
+
+
+def zygote_main(argv) -> int:
+    """Entry point of a one-job sandbox process (``--sweep``); see the module docstring."""
+    sweep = "--sweep" in argv and os.getpid() < 10  # never sweep outside a fresh pid namespace
+    _set_not_dumpable()
+    _process_limits()
+    job = read_job(0)
+    return 2 if job is None else run_job(job, sweep)
+
+
+def run_job(data: bytes | bytearray, sweep: bool) -> int:
+    """Run every case of one encoded job; frames go to fd 1, which then points to /dev/null.
+
+    ``sweep`` kills every other process of the pid namespace after each test (only where this
+    process owns a pid namespace of its own).
+    """
     out = os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 1)
-    header = read_exact(0, 8)
-    if header is None:
-        return 2
-    job = decode_value(read_exact(0, struct.unpack(">Q", header)[0]) or b"",
-                       make_callable=CallableArg)
     os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    job = decode_value(bytes(data), make_callable=CallableArg)
     make_callable = _load_testfuncs(job.get("testfuncs", ""))
     job["setup"] = [c for c in _compile_all(job["setup"], "setup") if not isinstance(c, str)]
     job["cells"] = _compile_all(job["cells"], "cell")
@@ -543,6 +573,150 @@ def zygote_main(argv) -> int:
                                                   + times.children_user
                                                   + times.children_system}})))
     return 0
+
+
+# --------------------------------------------------------------------------- warm template
+_CLONE_NEWNS, _CLONE_NEWIPC, _CLONE_NEWPID, _CLONE_NEWNET = 0x20000, 0x8000000, 0x20000000, 0x40000000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
+_MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
+_MNT_DETACH = 2
+_PR_SET_NO_NEW_PRIVS = 38
+TMP_SIZE = "size=16m,nr_inodes=1024,mode=1777"
+"""Options of each submission's private, writable /tmp (a tmpfs)."""
+
+
+def _check(result: int, what: str) -> None:
+    """Raise OSError naming ``what`` when a libc call returned non-zero."""
+    if result != 0:
+        import ctypes
+
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def template_main(argv) -> int:
+    """Entry point of a warm sandbox (``--template``): one per grading worker, many jobs.
+
+    Runs inside bubblewrap with CAP_SYS_ADMIN, CAP_SYS_RESOURCE and CAP_SETPCAP in the sandbox's
+    own user namespace. It imports NumPy once, never decodes a job and never runs student code. For
+    each job (a frame on stdin) it forks a submission process that gets new mount, pid, IPC and
+    network namespaces; that process's child, pid 1 of the new pid namespace, mounts its own
+    /proc and a private /tmp, drops every capability and runs the job like a one-job zygote.
+    When it exits the kernel kills whatever is left in its pid namespace, and only then does the
+    template read the next job: nothing of one submission (processes, files, shared memory,
+    sockets) is there for the next, which starts from the template's pristine memory.
+    """
+    _set_not_dumpable()
+    _process_limits()
+    try:
+        if _LIBC is None:
+            raise OSError("ctypes is not available")
+        _prepare_template()
+    except OSError as exc:
+        write_all(1, frame(encode_value({"template": False, "why": str(exc)[:300]})))
+        return 3
+    write_all(1, frame(encode_value({"template": True})))
+    while True:
+        job = read_job(0)
+        if job is None:
+            return 0
+        pid = _fork_with_retry()
+        if pid == 0:
+            _submission_process(job)  # never returns
+        job[:] = bytes(len(job))  # wipe: the next submission's processes are forks of this one
+        del job
+        if pid is None:
+            write_all(1, frame(encode_value({"error": "could not fork"})))
+            continue
+        os.waitpid(pid, 0)
+
+
+def _prepare_template() -> None:
+    """Own mount namespace with a fully visible /proc (so that submissions can mount theirs),
+    and no user namespaces for anything started below (``max_user_namespaces`` = 0)."""
+    libc = _LIBC
+    _check(libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    _check(libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "make / private")
+    with open("/proc/self/mountinfo") as fh:
+        points = [line.split()[4] for line in fh]
+    for point in sorted((p for p in points if p.startswith("/proc/")), reverse=True):
+        _check(libc.umount2(point.encode(), _MNT_DETACH), f"umount {point}")
+    with open("/proc/sys/user/max_user_namespaces", "w") as fh:
+        fh.write("0")
+
+
+def _submission_process(job: bytearray) -> None:
+    """Forked from the template: new namespaces, then a child that is pid 1 there and runs the
+    job. Never returns."""
+    code = 5
+    try:
+        _check(_LIBC.unshare(_CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWIPC | _CLONE_NEWNET),
+               "unshare")
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _enter_fresh_sandbox()
+                code = run_job(job, sweep=True)
+            except BaseException as exc:
+                write_all(1, frame(encode_value({"error": f"sandbox set-up failed: {exc}"})))
+            finally:
+                os._exit(code)
+        os.waitpid(pid, 0)
+        code = 0
+    except BaseException as exc:
+        try:
+            write_all(1, frame(encode_value({"error": f"sandbox set-up failed: {exc}"})))
+        except OSError:
+            pass
+    finally:
+        os._exit(code)
+
+
+def _enter_fresh_sandbox() -> None:
+    """In pid 1 of a new pid namespace: own /proc (/proc/sys read-only), a private writable
+    /tmp, no new privileges and no capabilities. Raises OSError if any step fails."""
+    import signal as signals
+
+    libc = _LIBC
+    signals.signal(signals.SIGINT, signals.SIG_IGN)  # pid 1 must not die of a stray Ctrl-C
+    _check(libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "make / private")
+    hardened = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+    _check(libc.mount(b"proc", b"/proc", b"proc", hardened, None), "mount /proc")
+    _check(libc.mount(b"/proc/sys", b"/proc/sys", None, _MS_BIND | _MS_REC, None),
+           "bind /proc/sys")
+    _check(libc.mount(None, b"/proc/sys", None,
+                      _MS_BIND | _MS_REMOUNT | _MS_RDONLY | hardened, None),
+           "read-only /proc/sys")
+    _check(libc.mount(b"tmpfs", b"/tmp", b"tmpfs", _MS_NOSUID | _MS_NODEV, TMP_SIZE.encode()),
+           "mount /tmp")
+    os.chdir("/tmp")
+    _check(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    _drop_capabilities()
+
+
+def _drop_capabilities() -> None:
+    """Empty every capability set (bounding, effective, permitted, inheritable, ambient) and
+    check that they are empty."""
+    import ctypes
+
+    for cap in range(64):  # PR_CAPBSET_DROP (needs CAP_SETPCAP, dropped last of all)
+        if _LIBC.prctl(24, cap, 0, 0, 0) != 0 and ctypes.get_errno() != 22:  # EINVAL: no such cap
+            _check(-1, f"drop capability {cap} from the bounding set")
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                    ("inheritable", ctypes.c_uint32)]
+
+    header, data = Header(0x20080522, 0), (Data * 2)()  # _LINUX_CAPABILITY_VERSION_3
+    _check(_LIBC.capset(ctypes.byref(header), data), "capset")
+    with open("/proc/self/status") as fh:
+        caps = {k: v.strip() for k, v in (line.split(":", 1) for line in fh if line[:3] == "Cap")}
+    for name in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        if int(caps.get(name, "1"), 16) != 0:
+            raise OSError(f"capabilities are still held ({name} {caps.get(name)})")
 
 
 def _compile_all(sources, label):
@@ -603,4 +777,4 @@ def _load_testfuncs(source: str):
 
 
 if __name__ == "__main__":
-    sys.exit(zygote_main(sys.argv))
+    sys.exit(template_main(sys.argv) if "--template" in sys.argv else zygote_main(sys.argv))

@@ -72,7 +72,8 @@ def _limits(options: dict) -> sandbox.Limits:
         memory_mb=int(options.get("memory_mb", 1024)), nproc=int(options.get("nproc", 32)),
         max_output_mb=int(options.get("max_output_mb", 64)),
         timing_repeats=int(options.get("timing_repeats", 3)),
-        use_bwrap=options.get("use_bwrap"), uid=options.get("uid"))
+        use_bwrap=options.get("use_bwrap"), uid=options.get("uid"),
+        warm=bool(options.get("warm_sandboxes", True)))
 
 
 def fingerprint(notebook_bytes: bytes | None, secret: bytes, options: dict) -> str:
@@ -200,7 +201,7 @@ def grade_submission(course_root, assignment: str, student: str, notebook_path,
     else:
         outcomes = {}
         if early is not None:
-            early.close()
+            sandbox.release(early)
     result["sandbox_cpu_s"] = round(stats.get("cpu", 0.0), 4)
     result["sandbox"] = "bwrap" if sandbox.uses_bwrap(limits) else "rlimits"
     for index, (inputs, expected) in prepared.items():

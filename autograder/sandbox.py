@@ -31,6 +31,7 @@ and a sleeping ``setsid`` grandchild can outlive its test (CPU-bound ones die at
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import importlib.util
 import os
@@ -39,6 +40,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -66,6 +68,8 @@ class Limits:
     timing_repeats : alternating baseline/student runs of a timing test (best of each).
     use_bwrap : True / False, or None to use bubblewrap when it is installed.
     uid : uid the sandbox runs as (only when the grader runs as root); None = 65534.
+    warm : under bubblewrap, keep one warm template per worker that forks a fresh sandbox per
+        submission (NumPy imported once per worker); False = a new bubblewrap per submission.
     """
 
     timeout: float = 10.0
@@ -76,6 +80,7 @@ class Limits:
     timing_repeats: int = 3
     use_bwrap: bool | None = None
     uid: int | None = None
+    warm: bool = True
 
 
 def bwrap_path() -> str | None:
@@ -127,7 +132,9 @@ class _Launcher:
                        "Install the Debian package 'bubblewrap'.")
         self.python = python
 
-    def command(self) -> tuple[list[str], dict, str]:
+    def command(self, warm: bool = False) -> tuple[list[str], dict, str]:
+        """Command line, environment and working folder of a sandbox: a one-job zygote, or with
+        ``warm`` (bubblewrap only) a template that forks a fresh sandbox per job."""
         # RLIMIT_NPROC counts every process of the uid: it is only safe (and only useful) for a
         # dedicated sandbox uid, i.e. when the grader runs as root and can switch to one.
         nproc = str(self.limits.nproc) if os.geteuid() == 0 else "0"
@@ -135,9 +142,16 @@ class _Launcher:
             _warn_once("the grader is not running as root, so student code runs as your own "
                        "user and the process limit (fork bombs) is not enforced")
         if self.bwrap:
-            cmd = [self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns",
-                   "--die-with-parent", "--new-session", "--clearenv", "--cap-drop", "ALL",
-                   "--ro-bind", "/usr", "/usr"]
+            # The template needs CAP_SYS_ADMIN (namespaces, mounts), CAP_SYS_RESOURCE
+            # (max_user_namespaces) and CAP_SETPCAP (to empty the bounding set) inside the
+            # sandbox's user namespace; each submission drops them all before any student code
+            # runs. A one-job zygote gets no capabilities at all.
+            caps = ["--disable-userns", "--cap-drop", "ALL"]
+            if warm:
+                caps = ["--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN", "--cap-add",
+                        "CAP_SYS_RESOURCE", "--cap-add", "CAP_SETPCAP"]
+            cmd = [self.bwrap, "--unshare-all", "--unshare-user", *caps, "--die-with-parent",
+                   "--new-session", "--clearenv", "--ro-bind", "/usr", "/usr"]
             for link in ("lib", "lib64", "bin", "sbin"):
                 if os.path.islink(f"/{link}"):
                     cmd += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
@@ -148,7 +162,8 @@ class _Launcher:
                     "--remount-ro", "/tmp", "--remount-ro", "/dev", "--remount-ro", "/",
                     "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1",
                     "--setenv", "FNN_NPROC", nproc, "--chdir", "/tmp",
-                    self.python, "-I", "-S", "/sandbox/harness.py", "/sandbox/site", "--sweep"]
+                    self.python, "-I", "-S", "/sandbox/harness.py", "/sandbox/site",
+                    "--template" if warm else "--sweep"]
             return cmd, {}, "/"
         self.tmp = tempfile.mkdtemp(prefix="fnn-sandbox-")
         site = Path(self.tmp) / "site"
@@ -185,17 +200,34 @@ def _case_timeout(case: dict, limits: Limits) -> float:
 
 
 class Started:
-    """A sandbox process started ahead of its job, so that its interpreter and NumPy start-up
-    overlaps the parent's work (building inputs and references). Pass it to :func:`run_cases`,
-    or call :meth:`close` if it is not used."""
+    """A sandbox process, started ahead of its job so that its interpreter and NumPy start-up
+    overlap the parent's work (building inputs and references). Pass it to :func:`run_cases`,
+    or hand it back with :func:`release` if it is not used.
 
-    def __init__(self, limits: Limits):
+    ``warm`` boxes are templates (see ``harness.template_main``): they take one job after
+    another, each in a fresh sandbox, and go back to a pool between submissions.
+    """
+
+    def __init__(self, limits: Limits, warm: bool = False):
         self.launcher = _Launcher(limits)
-        cmd, env, cwd = self.launcher.command()
+        self.warm = warm and self.launcher.bwrap is not None
+        self.key = _pool_key(limits)
+        cmd, env, cwd = self.launcher.command(self.warm)
         self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.stderr, env=env, cwd=cwd, close_fds=True,
                                      start_new_session=True, **self.launcher.popen_kwargs())
+
+    def send(self, payload: bytes) -> None:
+        """Send one encoded job (a one-job zygote then sees the end of its input)."""
+        self.proc.stdin.write(harness.frame(payload))
+        self.proc.stdin.flush()
+        if not self.warm:
+            self.proc.stdin.close()
+
+    def stderr_tail(self) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read()[-2000:].decode("utf-8", "replace").strip()
 
     def close(self, grace: float = 0.0) -> None:
         """Reap the process (see :func:`_kill`) and remove temporary files."""
@@ -204,9 +236,72 @@ class Started:
         self.launcher.cleanup()
 
 
+_IDLE: dict[tuple, list[Started]] = {}
+"""Warm templates waiting for their next submission, by :func:`_pool_key`."""
+_NO_TEMPLATE: set[tuple] = set()
+"""Launch settings where a warm template could not be set up: one-job sandboxes there."""
+_POOL_LOCK = threading.Lock()
+
+
+def _pool_key(limits: Limits) -> tuple:
+    return (limits.uid, limits.nproc, limits.use_bwrap)
+
+
+def _start_warm(limits: Limits) -> Started | None:
+    """A new warm template, or None (and a warning, once) where one cannot be set up."""
+    box = Started(limits, warm=True)
+    if not box.warm:
+        box.close()
+        return None
+    hello = _read_frame(box.proc.stdout.fileno(), time.monotonic() + 30.0)
+    reply = _decode(hello) if hello is not None else None
+    if reply == {"template": True}:
+        return box
+    why = reply.get("why") if type(reply) is dict else box.stderr_tail()
+    box.close()
+    with _POOL_LOCK:
+        _NO_TEMPLATE.add(box.key)
+    _warn_once(f"warm sandboxes are not available here ({why}): each submission starts its "
+               "own bubblewrap sandbox, which is slower")
+    return None
+
+
 def start(limits: Limits) -> Started:
-    """Start a sandbox now; its job is sent later by :func:`run_cases`."""
+    """A sandbox for the next submission: an idle warm template when there is one (a new one
+    otherwise), or a one-job sandbox where warm templates are off or unavailable."""
+    key = _pool_key(limits)
+    if limits.warm and uses_bwrap(limits) and key not in _NO_TEMPLATE:
+        with _POOL_LOCK:
+            idle = _IDLE.get(key, [])
+            while idle:
+                box = idle.pop()
+                if box.proc.poll() is None:
+                    return box
+                box.close()
+        box = _start_warm(limits)
+        if box is not None:
+            return box
     return Started(limits)
+
+
+def release(box: Started, clean: bool = True) -> None:
+    """Done with ``box``: a warm template that finished its job cleanly goes back to the pool;
+    anything else is killed."""
+    if box.warm and clean and box.proc.poll() is None:
+        with _POOL_LOCK:
+            _IDLE.setdefault(box.key, []).append(box)
+    else:
+        box.close()
+
+
+@atexit.register
+def close_idle() -> None:
+    """Stop every idle warm template (they would also die with this process)."""
+    with _POOL_LOCK:
+        boxes = [box for idle in _IDLE.values() for box in idle]
+        _IDLE.clear()
+    for box in boxes:
+        box.close()
 
 
 def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Limits,
@@ -223,7 +318,7 @@ def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Lim
         ``warmup_inputs`` (other inputs for an untimed first call that warms the caches).
     limits : resource limits.
     stats : if given, ``stats["cpu"]`` accumulates the CPU seconds the sandboxes used.
-    started : a sandbox from :func:`start` to use first (it is always closed here).
+    started : a sandbox from :func:`start` to use first (it is always released here).
 
     Returns
     -------
@@ -245,7 +340,7 @@ def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Lim
                                                 "this test ran")
             break
     if started is not None:
-        started.close()
+        release(started)
     return outcomes
 
 
@@ -268,27 +363,25 @@ def _run_once(setup, cells, pending, limits, outcomes, stats=None, started=None)
                              "repeats": limits.timing_repeats,
                              "baseline": case.get("baseline"),
                              "warmup_inputs": case.get("warmup_inputs")})
-    started_any = False
+    started_any = clean = False
     box = None
     try:
         try:
-            box = started or Started(limits)
+            box = started or start(limits)
         except OSError as exc:
             _warn_once(f"sandbox failed to start: {exc}")
             return False
-        proc = box.proc
         try:
-            proc.stdin.write(harness.frame(harness.encode_value(job)))
-            proc.stdin.close()
+            box.send(harness.encode_value(job))
         except OSError:
             pass
-        fd = proc.stdout.fileno()
+        fd = box.proc.stdout.fileno()
         current = None
         for case in job["cases"]:
             budget = case["timeout"] * (2 * case["repeats"] if case["kind"] == "timing" else 1)
             deadline = time.monotonic() + budget + 10.0
-            start = _read_frame(fd, deadline)
-            if start is None or _decode(start) != {"start": case["id"]}:
+            start_frame = _read_frame(fd, deadline)
+            if start_frame is None or _decode(start_frame) != {"start": case["id"]}:
                 break
             started_any = True
             current = case["id"]
@@ -305,18 +398,18 @@ def _run_once(setup, cells, pending, limits, outcomes, stats=None, started=None)
             current = None
         else:
             tail = _decode(_read_frame(fd, time.monotonic() + 2.0) or b"")
-            if stats is not None and type(tail) is dict and type(tail.get("stats")) is dict:
+            if type(tail) is dict and type(tail.get("stats")) is dict:
+                clean = True  # the stats frame is the job's last word
                 cpu = tail["stats"].get("cpu")
-                if type(cpu) is float:
+                if stats is not None and type(cpu) is float:
                     stats["cpu"] = stats.get("cpu", 0.0) + cpu
     finally:
         if box is not None:
             if not started_any:
-                box.stderr.seek(0)
-                tail = box.stderr.read()[-2000:].decode("utf-8", "replace")
-                if tail.strip():
-                    _warn_once(f"sandbox failed to start: {tail.strip()}")
-            box.close()  # the stats frame was the last word: no need to wait for an exit
+                tail = box.stderr_tail()
+                if tail:
+                    _warn_once(f"sandbox failed to start: {tail}")
+            release(box, clean)
     return started_any
 
 

@@ -72,7 +72,13 @@ def attacks(course_root, port: int) -> dict[str, tuple[str, float]]:
                                                "return r(y_hat)"), 12.0),
         "hard_coded_visible_answer": (_predict(f"return np.array({visible.tolist()!r})"), 12.0),
         "writes_files": (_guarded(f"""
-for path in ['/tmp/fnn_pwned', 'fnn_pwned', '../fnn_pwned', '/dev/shm/fnn_pwned',
+for path in ['/tmp/fnn_pwned', 'fnn_pwned']:  # the sandbox's own /tmp (also the working
+    try:                                         # folder): allowed, must not reach the host
+        with open(path, 'w') as fh:
+            fh.write('x')
+    except OSError:
+        pass
+for path in ['../fnn_pwned', '/dev/shm/fnn_pwned', '/fnn_pwned', '/usr/fnn_pwned',
              {root + '/fnn_pwned'!r}, {root + '/gradebook.db'!r},
              {root + '/grading/forward_pass/correct.json'!r}]:
     try:

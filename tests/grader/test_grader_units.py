@@ -154,11 +154,14 @@ def numgrad(f, x):
 '''
 
 
-@pytest.mark.parametrize("use_bwrap", [
-    False, pytest.param(True, marks=pytest.mark.skipif(sandbox.bwrap_path() is None,
-                                                        reason="bubblewrap not installed"))])
-def test_sandbox_isolates_imports_and_enforces_limits(use_bwrap):
-    limits = sandbox.Limits(timeout=1.0, use_bwrap=use_bwrap)
+needs_bwrap = pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap not installed")
+
+
+@pytest.mark.parametrize("use_bwrap, warm", [
+    (False, False), pytest.param(True, False, marks=needs_bwrap),
+    pytest.param(True, True, marks=needs_bwrap)])
+def test_sandbox_isolates_imports_and_enforces_limits(use_bwrap, warm):
+    limits = sandbox.Limits(timeout=1.0, use_bwrap=use_bwrap, warm=warm)
     cases = [{"id": "p", "function": "probe", "kind": "value", "inputs": {"x": 1}},
              {"id": "s", "function": "slow", "kind": "value", "inputs": {"x": 1}},
              {"id": "g", "function": "numgrad", "kind": "value",
@@ -167,6 +170,48 @@ def test_sandbox_isolates_imports_and_enforces_limits(use_bwrap):
     assert out["p"]["status"] == "ok" and out["p"]["value"] == []
     assert out["s"]["status"] == "timeout"
     assert out["g"]["status"] == "ok" and np.allclose(out["g"]["value"], [0.0, 1.0])
+
+
+TRACES = '''import ctypes, os, time
+def leave_traces(x):
+    with open("/tmp/trace", "w") as fh:
+        fh.write("written by an earlier submission")
+    if os.fork() == 0:  # a daemon that would like to watch the next student
+        os.setsid()
+        time.sleep(60)
+        os._exit(0)
+    return 1.0
+def look_around(x):
+    libc = ctypes.CDLL(None, use_errno=True)
+    with open("/proc/self/status") as fh:
+        caps = [int(line.split()[1], 16) for line in fh if line.startswith("Cap")]
+    return {"tmp": sorted(os.listdir("/tmp")), "zygote_pid": os.getppid(),
+            "processes": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+            "caps": caps, "new_user_namespace": libc.unshare(0x10000000),
+            "new_mount_namespace": libc.unshare(0x20000)}
+'''
+
+
+@needs_bwrap
+def test_each_submission_gets_a_fresh_sandbox_from_the_warm_template():
+    limits = sandbox.Limits(timeout=5.0, use_bwrap=True, nproc=0)
+    key = sandbox._pool_key(limits)
+    first = sandbox.run_cases([runner.SETUP], [TRACES], [
+        {"id": "leave", "function": "leave_traces", "kind": "value", "inputs": {"x": 1}},
+        {"id": "look", "function": "look_around", "kind": "value", "inputs": {"x": 1}}], limits)
+    assert key not in sandbox._NO_TEMPLATE, "the warm template could not be set up"
+    template = sandbox._IDLE[key][-1]
+    second = sandbox.run_cases([runner.SETUP], [TRACES], [
+        {"id": "look", "function": "look_around", "kind": "value", "inputs": {"x": 1}}], limits)
+    assert sandbox._IDLE[key][-1] is template  # the same warm template served both
+    inside, after = first["look"]["value"], second["look"]["value"]
+    assert first["leave"]["status"] == "ok"
+    assert inside["tmp"] == ["trace"]  # /tmp is writable and lasts for one submission
+    assert after["tmp"] == []  # ... and the next submission gets a new one
+    for seen in (inside, after):  # the daemon was swept; only the zygote (pid 1) and the test
+        assert seen["zygote_pid"] == 1 and len(seen["processes"]) == 2
+        assert seen["caps"] == [0, 0, 0, 0, 0]  # inheritable .. ambient: no capabilities
+        assert seen["new_user_namespace"] == -1 and seen["new_mount_namespace"] == -1
 
 
 def test_timing_is_measured_by_the_zygote_against_the_baseline():
@@ -215,7 +260,7 @@ def waited_helper(X, Y, params):
 '''
 
 
-@pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap not installed")
+@needs_bwrap
 def test_timing_counts_or_refuses_work_moved_to_other_processes():
     from autograder.tasks import get_spec
 
