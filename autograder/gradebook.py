@@ -1,9 +1,10 @@
 """Put the batch grader's scores into nbgrader's gradebook so formgrader shows them.
 
-Only the single parent process writes here, after the results are on disk. ``nbgrader.api`` is
-imported lazily (it costs ~2 s); before importing it the optional ``rfc3987_syntax`` module is
-hidden from ``jsonschema`` (it is used only to validate IRI formats, which nbgrader never does,
-and importing it costs about a second).
+One writer process at a time writes here (``fnn-grade grade`` starts it, see :class:`Writer`),
+after the results are on disk. ``nbgrader.api`` is imported lazily (see :func:`import_api`);
+before importing it the optional ``rfc3987_syntax`` module is hidden from ``jsonschema`` (it is
+used only to validate IRI formats, which nbgrader never does, and importing it costs about a
+second).
 
 For each student: the student and the submission are created or updated (with the timestamp of
 ``submitted/<student>/<assignment>/timestamp.txt``); every autograded test cell gets
@@ -15,12 +16,14 @@ to open the submission and which nbgrader's feedback uses.
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import os
-import queue
 import shutil
+import subprocess
 import sys
-import threading
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Iterable
@@ -28,12 +31,29 @@ from typing import Iterable
 from autograder import notebook_io
 
 
-def _import_api():
+def import_api():
+    """``(nbgrader.api, nbgrader.utils)``, imported as cheaply as possible.
+
+    ``nbgrader/__init__.py`` imports nbgrader's Jupyter server extensions (about 1 s of CPU)
+    that the gradebook never uses. When nbgrader is not imported yet, the package is therefore
+    registered from its import spec without running ``__init__.py`` (only ``__version__`` is
+    set), and ``nbgrader.api`` and its own imports load normally beneath it.
+
+    Call it before other threads start importing (the batch grader imports it in a process of
+    its own, see :class:`Writer`): nbgrader imports setuptools, whose ``distutils`` import hook
+    can deadlock against imports in other threads.
+    """
     if "rfc3987_syntax" not in sys.modules:
         sys.modules["rfc3987_syntax"] = None  # makes `import rfc3987_syntax` fail fast
     bindir = str(Path(sys.executable).parent)
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    if "nbgrader" not in sys.modules:
+        spec = importlib.util.find_spec("nbgrader")
+        if spec is not None and spec.submodule_search_locations:
+            package = importlib.util.module_from_spec(spec)
+            sys.modules["nbgrader"] = package
+            package.__version__ = importlib.import_module("nbgrader._version").__version__
     from nbgrader import api, utils
     from sqlalchemy.exc import SAWarning
 
@@ -43,7 +63,7 @@ def _import_api():
 
 def _ensure_assignment(gb, layout: notebook_io.Layout) -> str:
     """Create the assignment, notebook and cell rows if ``generate_assignment`` never ran."""
-    api, _ = _import_api()
+    api, _ = import_api()
     notebook = Path(layout.notebook).stem
     try:
         gb.find_notebook(notebook, layout.assignment)
@@ -140,12 +160,16 @@ def _strip_hidden(source: str) -> str:
     return "\n".join(out)
 
 
+COMMIT_EVERY = 25
+"""Results written per database transaction (the results themselves are already on disk)."""
+
+
 def write_gradebook(course_root, assignment: str, results: Iterable[dict]) -> int:
     """Store ``results`` in ``<course_root>/gradebook.db``; returns the number of students.
 
     ``results`` may be any iterable, e.g. one fed while grading goes on (:class:`Writer`).
     """
-    api, utils = _import_api()
+    api, utils = import_api()
     course_root = Path(course_root)
     layout = notebook_io.load_layout(course_root, assignment)
     with api.Gradebook(f"sqlite:///{course_root / 'gradebook.db'}") as gb:
@@ -157,54 +181,95 @@ def write_gradebook(course_root, assignment: str, results: Iterable[dict]) -> in
             gb.update_or_create_student(student)
             timestamp, stamp_path = _timestamp(course_root, assignment, student, utils)
             kwargs = {"timestamp": timestamp} if timestamp else {}
-            gb.update_or_create_submission(assignment, student, **kwargs)
+            submission = gb.update_or_create_submission(assignment, student, **kwargs)
+            grades = _grades_by_cell(gb, api, submission, notebook)
             for gid, score in cell_scores(result, layout).items():
-                grade = gb.find_grade(gid, notebook, assignment, student)
+                grade = grades.get(gid) or gb.find_grade(gid, notebook, assignment, student)
                 grade.auto_score = score
                 grade.needs_manual_grade = False
-            gb.db.commit()
+            if count % COMMIT_EVERY == 0:
+                gb.db.commit()
             _write_autograded(course_root, assignment, student, result, layout, stamp_path)
+        gb.db.commit()
     return count
 
 
+def _grades_by_cell(gb, api, submission, notebook: str) -> dict:
+    """``{grade cell name: Grade}`` of one submitted notebook, in a single query."""
+    rows = (gb.db.query(api.Grade, api.GradeCell.name)
+            .join(api.GradeCell, api.GradeCell.id == api.Grade.cell_id)
+            .join(api.SubmittedNotebook, api.SubmittedNotebook.id == api.Grade.notebook_id)
+            .join(api.Notebook, api.Notebook.id == api.SubmittedNotebook.notebook_id)
+            .filter(api.SubmittedNotebook.assignment_id == submission.id,
+                    api.Notebook.name == notebook)
+            .all())
+    return {name: grade for grade, name in rows}
+
+
 class Writer:
-    """Writes results to the gradebook from a background thread of the (single) parent while
-    the sandboxes grade: the ~1 s import of nbgrader and the database work overlap grading.
+    """Writes results to the gradebook from a separate process while the sandboxes grade, so
+    that nbgrader's import (~0.5 s) and its database work overlap grading instead of competing
+    with it for this process.
+
+    ``put(result)`` sends only the student id: the writer reads the result that
+    :func:`autograder.runner.write_result` already stored. The writer has its own session, so
+    an interrupt (Ctrl-C) stops grading but lets the writer store what was graded.
 
     Usage: ``w = Writer(root, assignment); w.put(result) ...; count = w.close()``.
     """
 
     def __init__(self, course_root, assignment: str):
-        self._queue: queue.Queue = queue.Queue()
-        self._error: BaseException | None = None
-        self._count = 0
-        self._thread = threading.Thread(target=self._run, args=(course_root, assignment),
-                                        name="gradebook-writer", daemon=True)
-        self._thread.start()
-
-    def _items(self):
-        while (item := self._queue.get()) is not None:
-            yield item
-
-    def _run(self, course_root, assignment) -> None:
-        try:
-            self._count = write_gradebook(course_root, assignment, self._items())
-        except BaseException as exc:  # reported by close()
-            self._error = exc
-            for _ in self._items():  # drain, so that close() never blocks
-                pass
+        self._errors = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "autograder.gradebook", str(course_root), assignment],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors,
+            start_new_session=True, text=True)
 
     def put(self, result: dict) -> None:
-        """Queue one result for the gradebook."""
-        self._queue.put(result)
+        """Queue one result (already written to ``grading/``) for the gradebook."""
+        try:
+            self._proc.stdin.write(result["student"] + "\n")
+            self._proc.stdin.flush()
+        except OSError:
+            pass  # the writer died: close() reports why
 
     def close(self) -> int:
-        """Wait for every queued result to be written; re-raise a failure of the writer."""
-        self._queue.put(None)
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._count
+        """Wait for every queued result to be written; raise RuntimeError if the writer failed."""
+        try:
+            self._proc.stdin.close()
+        except OSError:
+            pass
+        out = self._proc.stdout.read()
+        code = self._proc.wait()
+        self._errors.seek(0)
+        errors = self._errors.read().decode("utf-8", "replace").strip()
+        self._errors.close()
+        if code != 0:
+            raise RuntimeError(errors.splitlines()[-1] if errors else f"exit status {code}")
+        return int(out.strip() or 0)
+
+
+def _feed(course_root, assignment: str, lines: Iterable[str]):
+    """Stored results for the student ids in ``lines`` (skipping ids with no result)."""
+    from autograder.runner import result_path
+
+    for line in lines:
+        student = line.strip()
+        if not student:
+            continue
+        try:
+            yield json.loads(result_path(course_root, assignment, student).read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m autograder.gradebook COURSE_ROOT ASSIGNMENT``: write the stored result of
+    every student id read from stdin (one per line); print the number written."""
+    course_root, assignment = (argv if argv is not None else sys.argv[1:])[:2]
+    count = write_gradebook(course_root, assignment, _feed(course_root, assignment, sys.stdin))
+    print(count)
+    return 0
 
 
 def _write_autograded(course_root, assignment, student, result, layout, stamp_path) -> None:
@@ -216,3 +281,7 @@ def _write_autograded(course_root, assignment, student, result, layout, stamp_pa
     os.replace(tmp, folder / layout.notebook)
     if stamp_path is not None:
         shutil.copy2(stamp_path, folder / "timestamp.txt")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

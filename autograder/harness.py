@@ -243,31 +243,29 @@ def _limit(resource_mod, name, value):
         pass
 
 
-def _child(state, which, ready_w, inputs_r, make_callable):
+def _child(job, which, limits, ready_w, inputs_r, make_callable):
     """Runs in the forked child: never returns (exits with os._exit).
 
-    ``state`` holds the whole job and the encoded inputs of this case: the child copies what it
-    needs, then wipes the rest in its own copy of memory, so code run here cannot find other
-    cases' inputs, this case's inputs before the timed call, or the baseline's source.
+    The child executes the setup and the student's cells (``which="cells"``) or only the setup
+    (``which="baseline"``, to run a trusted baseline), says "ready", then answers calls one
+    after another: each call is a frame ``{"function", "baseline", "inputs"}`` that the zygote
+    sends only after the previous answer came back; the child exits when its input closes.
+    ``job`` is the zygote's copy of the whole job: the child wipes it in its own memory first,
+    so code run here cannot find other cases' inputs or the baseline's source.
     """
     import builtins
     import resource
 
-    job, current = state["job"], state["case"]
-    case = {k: current.get(k) for k in ("function", "memory_mb", "cpu", "baseline")}
-    case["warmup"] = state.get("warmup") is not None
     cells, setup = (list(job["cells"]) if which == "cells" else []), list(job["setup"])
+    baselines = {}
     if which == "baseline":
-        baseline = _TESTFUNCS.get(str(case["baseline"]))
-    else:  # student code must not find the baseline (nor its answer) in this process
-        baseline = None
-        for name in [k for k in _TESTFUNCS if k.startswith("baseline")]:
-            del _TESTFUNCS[name]
+        baselines = {k: v for k, v in _TESTFUNCS.items() if k.startswith("baseline")}
+    for name in [k for k in _TESTFUNCS if k.startswith("baseline")]:
+        del _TESTFUNCS[name]  # student code must not find the baseline (nor its answer)
     for other in job["cases"]:
         other.clear()
     job["cells"].clear()
-    state.clear()
-    del job, current, state
+    del job
 
     os.setsid()
     if _LIBC is not None:
@@ -279,9 +277,8 @@ def _child(state, which, ready_w, inputs_r, make_callable):
     os.closerange(3, low)
     os.closerange(low + 1, high)
     os.closerange(high + 1, 65536)
-    memory = int(case["memory_mb"]) * 1024 * 1024
-    _limit(resource, "RLIMIT_AS", memory)
-    _limit(resource, "RLIMIT_CPU", int(case["cpu"]))
+    _limit(resource, "RLIMIT_AS", int(limits["memory_mb"]) * 1024 * 1024)
+    _limit(resource, "RLIMIT_CPU", int(limits["cpu"]))
     _limit(resource, "RLIMIT_FSIZE", 1 << 20)
     _limit(resource, "RLIMIT_CORE", 0)
     _limit(resource, "RLIMIT_NOFILE", 64)
@@ -303,30 +300,32 @@ def _child(state, which, ready_w, inputs_r, make_callable):
             errors.append(f"{type(exc).__name__}: {exc}")
         sys.stdout = sys.stderr = quiet
     write_all(ready_w, b"R")
-    func = baseline if which == "baseline" else namespace.get(case["function"])
-    for phase in ("warmup", "timed") if case["warmup"] else ("timed",):
+    while True:
         header = read_exact(inputs_r, 8)
         if header is None:
-            os._exit(3)
-        inputs = decode_value(read_exact(inputs_r, struct.unpack(">Q", header)[0]) or b"",
-                              make_callable=make_callable)
+            os._exit(0)
+        call = decode_value(read_exact(inputs_r, struct.unpack(">Q", header)[0]) or b"",
+                            make_callable=make_callable)
+        name = call["function"]
+        func = baselines.get(str(call["baseline"])) if which == "baseline" else namespace.get(name)
         try:
             if not callable(func):
                 why = "; ".join(errors)[:400]
-                raise NameError(f"function {case['function']!r} is not defined"
+                raise NameError(f"function {name!r} is not defined"
                                 + (f" (a cell raised {why})" if why else ""))
-            value = {"ok": func(**inputs)}
+            value = {"ok": func(**call["inputs"])}
         except BaseException as exc:
             value = {"error": f"{type(exc).__name__}: {str(exc)[:400]}"}
-        if phase == "warmup":
-            del value, inputs
-            write_all(ready_w, b"W")
-    try:
-        payload = encode_value(value)
-    except BaseException as exc:
-        payload = encode_value({"error": f"result could not be encoded: {type(exc).__name__}"})
-    write_all(ready_w, frame(payload))
-    os._exit(0)
+        del call
+        try:
+            payload = encode_value(value)
+        except BaseException as exc:
+            payload = encode_value({"error": f"result could not be encoded: "
+                                             f"{type(exc).__name__}"})
+        del value
+        sys.stdout = sys.stderr = quiet
+        write_all(ready_w, frame(payload))
+        del payload
 
 
 # --------------------------------------------------------------------------- zygote side
@@ -355,66 +354,95 @@ def _reap() -> None:
             return
 
 
-def _run_child(state, which, make_callable, max_output, sweep):
-    """Fork one child running the cells ``job[which]`` for ``state["case"]``.
+def _call_frame(case: dict, inputs_key: str = "inputs") -> bytes:
+    """One call for a child: the function, the baseline's name and the case's inputs."""
+    return frame(encode_value({"function": case["function"], "baseline": case.get("baseline"),
+                               "inputs": case[inputs_key]}))
 
-    Returns a result dict; the child's answer (``value``) is forwarded as raw bytes.
+
+def _run_child(job, which, cases, make_callable, max_output, sweep, emit, begin=None):
+    """Fork one child running the cells (``which="cells"``) or a baseline, and let it answer
+    ``cases`` one after another. A timing case first makes an untimed call on its
+    ``warmup_inputs``.
+
+    ``begin(case)`` (optional) is called as each case starts, and ``emit(case, result)`` with a
+    result dict per case (``status``, ``message``, ``value``: the child's answer as raw bytes,
+    ``elapsed``, ``cpu`` for timing cases) as soon as it is known. The child is
+    stopped at the first case that times out, crashes or answers too much; that case is the
+    last one emitted. Returns the number of cases emitted (at least 1).
     """
-    case = state["case"]
+    limits = {"memory_mb": cases[0]["memory_mb"], "cpu": sum(int(c["cpu"]) for c in cases)}
+    begin = begin or (lambda case: None)
+    begin(cases[0])
     ready_r, ready_w = os.pipe()
     inputs_r, inputs_w = os.pipe()
     pid = _fork_with_retry()
     if pid is None:
         for fd in (ready_r, ready_w, inputs_r, inputs_w):
             os.close(fd)
-        return {"status": "sandbox_error", "value": None, "elapsed": None,
-                "message": "no test process could be started (process limit reached)"}
+        emit(cases[0], {"status": "sandbox_error", "value": None, "elapsed": None,
+                        "message": "no test process could be started (process limit reached)"})
+        return 1
     if pid == 0:
         try:
             os.close(ready_r)
             os.close(inputs_w)
-            _child(state, which, ready_w, inputs_r, make_callable)
+            _child(job, which, limits, ready_w, inputs_r, make_callable)
         finally:
             os._exit(4)
     os.close(ready_w)
     os.close(inputs_r)
-    timeout = float(case["timeout"])
-    start = time.monotonic()
-    result = {"status": "ok", "message": "", "elapsed": None, "value": None}
+    done, failed, result, start = 0, None, None, time.monotonic()
     try:
-        if read_exact(ready_r, 1, start + timeout) is None:
+        if read_exact(ready_r, 1, start + float(cases[0]["timeout"])) is None:
+            failed = cases[0]
             raise _Stop
-        try:
-            if state.get("warmup") is not None:  # untimed call on other inputs: warm caches
-                write_all(inputs_w, frame(state["warmup"]))
-                if read_exact(ready_r, 1, start + timeout) is None:
-                    raise _Stop
-            timed = state["case"]["kind"] == "timing"  # CPU accounting only where it is used
-            sent, cpu_start = time.perf_counter(), _cpu_seconds(pid) if timed else None
-            write_all(inputs_w, frame(state["inputs"]))
-        except OSError:
-            raise _Stop from None
-        header = read_exact(ready_r, 8, start + timeout)
-        if header is None:
-            raise _Stop
-        (size,) = struct.unpack(">Q", header)
-        if size > max_output:
-            result.update(status="too_large",
-                          message=f"returned {size} bytes, more than the {max_output} allowed")
-        else:
+        for case in cases:
+            if case is not cases[0]:
+                begin(case)
+            failed, timeout = case, float(case["timeout"])
+            result = {"status": "ok", "message": "", "elapsed": None, "value": None}
+            timed = case["kind"] == "timing"  # CPU accounting only where it is used
+            try:
+                if case.get("warmup_inputs") is not None:  # untimed call: warm the caches
+                    write_all(inputs_w, _call_frame(case, "warmup_inputs"))
+                    header = read_exact(ready_r, 8, start + timeout)
+                    if header is None or read_exact(
+                            ready_r, min(struct.unpack(">Q", header)[0], max_output + 1),
+                            start + timeout) is None:
+                        raise _Stop
+                call = _call_frame(case)
+                sent, cpu_start = time.perf_counter(), _cpu_seconds(pid) if timed else None
+                write_all(inputs_w, call)
+                del call
+            except OSError:
+                raise _Stop from None
+            header = read_exact(ready_r, 8, start + timeout)
+            if header is None:
+                raise _Stop
+            (size,) = struct.unpack(">Q", header)
+            if size > max_output:
+                result.update(status="too_large",
+                              message=f"returned {size} bytes, more than the {max_output} allowed")
+                raise _Stop
             payload = read_exact(ready_r, size, start + timeout)
             if payload is None:
                 raise _Stop
             result["elapsed"] = time.perf_counter() - sent
-            cpu_end = _cpu_seconds(pid) if timed else None
-            if cpu_start is not None and cpu_end is not None:
-                result["cpu"] = cpu_end - cpu_start
+            if timed:  # scheduler counters; wall-clock time only if /proc cannot be read
+                cpu_end = _cpu_seconds(pid)
+                result["cpu"] = (cpu_end - cpu_start if cpu_start is not None
+                                 and cpu_end is not None else result["elapsed"])
             if sweep and timed:  # work handed to another process is not in the child's CPU
                 result["helpers"] = _other_processes(os.getpid(), pid)
             result["value"] = payload
+            emit(case, result)
+            done += 1
+            failed, start = None, time.monotonic()
     except _Stop:
-        timed_out = time.monotonic() - start >= timeout
-        result["status"] = "timeout" if timed_out else "crash"
+        if result is None or result["status"] == "ok":
+            result = {"status": "timeout" if time.monotonic() - start >= float(failed["timeout"])
+                      else "crash", "message": "", "elapsed": None, "value": None}
     finally:
         os.close(ready_r)
         os.close(inputs_w)
@@ -427,13 +455,14 @@ def _run_child(state, which, make_callable, max_output, sweep):
         except OSError:
             pass
         _, status, usage = os.wait4(pid, 0)
-        result.setdefault("cpu", usage.ru_utime + usage.ru_stime)
         if sweep:
             _sweep(os.getpid())
         else:
             _reap()
+    if failed is None:
+        return done
     if result["status"] == "timeout":
-        result["message"] = f"stopped after the {timeout:g} s time limit"
+        result["message"] = f"stopped after the {float(failed['timeout']):g} s time limit"
     elif result["status"] == "crash":
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
@@ -443,7 +472,10 @@ def _run_child(state, which, make_callable, max_output, sweep):
         else:
             result["message"] = (f"the process exited (status {os.WEXITSTATUS(status)}) "
                                  "without returning a result")
-    return result
+    if failed["kind"] == "timing":
+        result.setdefault("cpu", usage.ru_utime + usage.ru_stime)
+    emit(failed, result)
+    return done + 1
 
 
 def _fork_with_retry(attempts: int = 40) -> int | None:
@@ -553,21 +585,31 @@ def run_job(data: bytes | bytearray, sweep: bool) -> int:
 
     gc.freeze()  # children never scan (and so never copy) the zygote's objects
     max_output = int(job.get("max_output", 64 << 20))
-    for index in range(len(job["cases"])):
-        state = {"job": job, "case": job["cases"][index]}
-        case_id = state["case"]["id"]
-        write_all(out, frame(encode_value({"start": case_id})))
-        state["inputs"] = encode_value(state["case"]["inputs"])
-        if state["case"].get("warmup_inputs") is not None:
-            state["warmup"] = encode_value(state["case"]["warmup_inputs"])
-        if state["case"]["kind"] == "timing":
-            report = _timing(state, make_callable, max_output, sweep)
-        else:
-            report = _run_child(state, "cells", make_callable, max_output, sweep)
-        state.clear()
-        value = report.pop("value")
-        write_all(out, frame(encode_value({"result": case_id, **report})))
+
+    def begin(case):
+        write_all(out, frame(encode_value({"start": case["id"]})))
+
+    def emit(case, result):
+        value = result.pop("value", None)
+        write_all(out, frame(encode_value({"result": case["id"], **result})))
         write_all(out, frame(value or b""))
+
+    pending = list(job["cases"])
+    while pending:
+        case = pending[0]
+        if case["kind"] == "timing":
+            begin(case)
+            emit(case, _timing(job, case, make_callable, max_output, sweep))
+            pending.pop(0)
+            continue
+        group = 1  # the consecutive cases of one test cell share a child
+        while (group < len(pending) and case.get("group") is not None
+               and pending[group].get("group") == case["group"]
+               and pending[group]["kind"] != "timing"):
+            group += 1
+        done = _run_child(job, "cells", pending[:group], make_callable, max_output, sweep,
+                          emit, begin)
+        del pending[:done]
     times = os.times()  # this sandbox's CPU, children included, for the grader's statistics
     write_all(out, frame(encode_value({"stats": {"cpu": times.user + times.system
                                                   + times.children_user
@@ -730,7 +772,7 @@ def _compile_all(sources, label):
     return out
 
 
-def _timing(state, make_callable, max_output, sweep):
+def _timing(job, case, make_callable, max_output, sweep):
     """Alternate baseline and student children; report the best CPU time of each.
 
     The zygote measures both as the CPU time (all threads, from the scheduler's nanosecond
@@ -744,12 +786,17 @@ def _timing(state, make_callable, max_output, sweep):
     timing test.
     """
     student_times, baseline_times, report = [], [], None
-    for _ in range(int(state["case"].get("repeats", 3))):
-        base = _run_child(state, "baseline", make_callable, max_output, sweep)
+    for _ in range(int(case.get("repeats", 3))):
+        runs = []
+        _run_child(job, "baseline", [case], make_callable, max_output, sweep,
+                   lambda _, result: runs.append(result))
+        base = runs.pop()
         base.pop("value", None)  # the baseline's answer must not linger where code can look
         if base["status"] == "ok":
             baseline_times.append(base["cpu"])
-        report = _run_child(state, "cells", make_callable, max_output, sweep)
+        _run_child(job, "cells", [case], make_callable, max_output, sweep,
+                   lambda _, result: runs.append(result))
+        report = runs.pop()
         if report["status"] == "ok" and report.pop("helpers", 0):
             report.update(status="error", value=None, message=(
                 "the function started other processes during a timing test"))

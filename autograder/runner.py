@@ -97,7 +97,7 @@ def _case_record(case, status, message, earned=0.0) -> dict:
 
 
 def grade_submission(course_root, assignment: str, student: str, notebook_path,
-                     options: dict | None = None) -> dict:
+                     options: dict | None = None, uids: queue.Queue | None = None) -> dict:
     """Grade one student's notebook in a sandbox and return a JSON-serializable result.
 
     Parameters
@@ -108,6 +108,8 @@ def grade_submission(course_root, assignment: str, student: str, notebook_path,
     notebook_path : the submitted notebook, or None to look for
         ``submitted/<student>/<assignment>/<assignment>.ipynb``.
     options : settings from :func:`autograder.config.load_config` (plus ``uid``, ``secret``).
+    uids : sandbox uids shared by several grading threads (see :func:`_local_map`): one is taken
+        only while this submission's sandbox runs; None = ``options["uid"]``.
 
     Returns
     -------
@@ -162,13 +164,6 @@ def grade_submission(course_root, assignment: str, student: str, notebook_path,
     result["flags"].extend(flags)
     zeroed = {f["function"]: f["detail"] for f in flags if f["action"] == "zero"}
 
-    limits = _limits(options)
-    graded = [c for c in spec.cases
-              if c.function not in extraction.problems and c.function not in zeroed]
-    try:  # NumPy loads in the sandbox while the inputs are built here
-        early = sandbox.start(limits) if graded else None
-    except OSError:
-        early = None  # run_cases tries again and records the failure per case
     records: dict[int, dict] = {}
     jobs, prepared = [], {}
     for index, case in enumerate(spec.cases):
@@ -189,19 +184,23 @@ def grade_submission(course_root, assignment: str, student: str, notebook_path,
             continue
         prepared[index] = (inputs, expected)
         job = {"id": str(index), "function": case.function, "kind": case.kind,
-               "inputs": inputs, "baseline": case.baseline}
+               "inputs": inputs, "baseline": case.baseline, "group": case.grade_id}
         if case.kind == "timing":  # fresh inputs for the untimed warm-up call
             job["warmup_inputs"] = case.make_inputs(np.random.default_rng(
                 case_seed(secret, assignment, student, index, "warm-up " + case.name)))
         jobs.append(job)
     cells = [extraction.solutions[g] for g in layout.solutions if g in extraction.solutions]
     stats: dict = {}
-    if jobs:
-        outcomes = sandbox.run_cases([SETUP] + layout.setup, cells, jobs, limits, stats, early)
-    else:
-        outcomes = {}
-        if early is not None:
-            sandbox.release(early)
+    outcomes = {}
+    if jobs:  # a sandbox slot (uid) is held only while the sandbox runs
+        uid = uids.get() if uids is not None else options.get("uid")
+        try:
+            limits = _limits(dict(options, uid=uid))
+            outcomes = sandbox.run_cases([SETUP] + layout.setup, cells, jobs, limits, stats)
+        finally:
+            if uids is not None:
+                uids.put(uid)
+    limits = _limits(options)
     result["sandbox_cpu_s"] = round(stats.get("cpu", 0.0), 4)
     result["sandbox"] = "bwrap" if sandbox.uses_bwrap(limits) else "rlimits"
     for index, (inputs, expected) in prepared.items():
@@ -294,28 +293,36 @@ def _up_to_date(course_root, assignment, student, secret, options) -> bool:
     return stored.get("fingerprint") == fingerprint(data, secret, options)
 
 
-def _uid_pool(size: int) -> queue.Queue:
+def _local_uids(size: int) -> list[int]:
     """Distinct sandbox uids for parallel sandboxes (RLIMIT_NPROC counts per uid)."""
+    return [sandbox.NOBODY if i == 0 else 2_000_000_000 + i for i in range(size)]
+
+
+def _uid_pool(size: int) -> queue.Queue:
     pool: queue.Queue = queue.Queue()
-    for i in range(size):
-        pool.put(sandbox.NOBODY if i == 0 else 2_000_000_000 + i)
+    for uid in _local_uids(size):
+        pool.put(uid)
     return pool
 
 
+def prestart_sandboxes(options: dict | None = None) -> None:
+    """Start the local pool's warm sandboxes now (one per job), so that their start-up overlaps
+    whatever the caller does next; :func:`grade_all` then finds them ready."""
+    options = dict(config_mod.DEFAULTS, **(options or {}))
+    for uid in _local_uids(max(1, int(options.get("jobs") or 1))):
+        sandbox.prestart(_limits(dict(options, uid=uid)))
+
+
 def _local_map(jobs: int) -> Callable:
+    """``map_fn`` of the local pool: ``jobs`` sandboxes at a time, each with its own uid.
+
+    It runs twice as many threads as sandboxes: while one thread's submission is in its sandbox,
+    another prepares inputs and references or judges answers here, so sandboxes rarely wait.
+    """
     def map_fn(func, kwargs_list):
         uids = _uid_pool(jobs)
-
-        def call(kwargs):
-            uid = uids.get()
-            try:
-                kwargs = dict(kwargs, options=dict(kwargs["options"], uid=uid))
-                return func(**kwargs)
-            finally:
-                uids.put(uid)
-
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(call, kw) for kw in kwargs_list]
+        with ThreadPoolExecutor(max_workers=2 * jobs) as pool:
+            futures = [pool.submit(func, **kw, uids=uids) for kw in kwargs_list]
             for future in as_completed(futures):
                 yield future.result()
 
@@ -349,6 +356,8 @@ def grade_all(course_root, assignment: str, students: Iterable[str], options: di
             if force or not _up_to_date(course_root, assignment, s, secret, options)]
     kwargs_list = [{"course_root": str(course_root), "assignment": assignment, "student": s,
                     "notebook_path": None, "options": options} for s in todo]
+    if map_fn is None and todo:
+        prestart_sandboxes(options)  # they start while the first inputs are prepared
     runner = map_fn or _local_map(max(1, int(options.get("jobs") or 1)))
     with tqdm(total=len(todo), desc=f"grading {assignment}", unit="sub", disable=not progress,
               initial=0) as bar:

@@ -211,6 +211,7 @@ class Started:
     def __init__(self, limits: Limits, warm: bool = False):
         self.launcher = _Launcher(limits)
         self.warm = warm and self.launcher.bwrap is not None
+        self.ready = True  # a warm template is ready once it has greeted (see _handshake)
         self.key = _pool_key(limits)
         cmd, env, cwd = self.launcher.command(self.warm)
         self.stderr = tempfile.TemporaryFile()
@@ -248,38 +249,62 @@ def _pool_key(limits: Limits) -> tuple:
 
 
 def _start_warm(limits: Limits) -> Started | None:
-    """A new warm template, or None (and a warning, once) where one cannot be set up."""
+    """A new warm template (its start-up goes on in the background), or None."""
     box = Started(limits, warm=True)
     if not box.warm:
         box.close()
         return None
+    box.ready = False
+    return box
+
+
+def _handshake(box: Started) -> bool:
+    """Wait for a new template's greeting; False (and a warning, once) if it cannot work here."""
     hello = _read_frame(box.proc.stdout.fileno(), time.monotonic() + 30.0)
     reply = _decode(hello) if hello is not None else None
     if reply == {"template": True}:
-        return box
+        box.ready = True
+        return True
     why = reply.get("why") if type(reply) is dict else box.stderr_tail()
     box.close()
     with _POOL_LOCK:
         _NO_TEMPLATE.add(box.key)
     _warn_once(f"warm sandboxes are not available here ({why}): each submission starts its "
                "own bubblewrap sandbox, which is slower")
-    return None
+    return False
+
+
+def _warm_possible(limits: Limits) -> bool:
+    return limits.warm and uses_bwrap(limits) and _pool_key(limits) not in _NO_TEMPLATE
+
+
+def prestart(limits: Limits) -> None:
+    """Start a warm template now and leave it in the pool, so that its interpreter and NumPy
+    start-up overlap other work (e.g. the grader's own imports)."""
+    if _warm_possible(limits):
+        box = _start_warm(limits)
+        if box is not None:
+            with _POOL_LOCK:
+                _IDLE.setdefault(box.key, []).append(box)
 
 
 def start(limits: Limits) -> Started:
     """A sandbox for the next submission: an idle warm template when there is one (a new one
     otherwise), or a one-job sandbox where warm templates are off or unavailable."""
     key = _pool_key(limits)
-    if limits.warm and uses_bwrap(limits) and key not in _NO_TEMPLATE:
+    while _warm_possible(limits):
+        box = None
         with _POOL_LOCK:
             idle = _IDLE.get(key, [])
-            while idle:
+            while idle and box is None:
                 box = idle.pop()
-                if box.proc.poll() is None:
-                    return box
-                box.close()
-        box = _start_warm(limits)
-        if box is not None:
+                if box.proc.poll() is not None:
+                    box.close()
+                    box = None
+        box = box or _start_warm(limits)
+        if box is None:
+            break
+        if box.ready or _handshake(box):
             return box
     return Started(limits)
 
@@ -313,7 +338,9 @@ def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Lim
     setup : trusted code run before the cells in every test process (e.g. ``import numpy``).
     cells : the submission's solution cells, in notebook order (untrusted).
     cases : dicts with ``id`` (str), ``function`` (name to call), ``kind`` ("value", "timing"
-        or "accuracy"), ``inputs`` (keyword arguments: arrays, numbers, dicts, CallableArg)
+        or "accuracy"), ``inputs`` (keyword arguments: arrays, numbers, dicts, CallableArg),
+        optionally ``group`` (e.g. the test cell: consecutive cases of one group are answered
+        by one fresh test process, one after another)
         and, for timing cases, ``baseline`` (name of a function in ``testfuncs.py``) and
         ``warmup_inputs`` (other inputs for an untimed first call that warms the caches).
     limits : resource limits.
@@ -357,6 +384,7 @@ def _run_once(setup, cells, pending, limits, outcomes, stats=None, started=None)
     for case in pending:
         timeout = _case_timeout(case, limits)
         job["cases"].append({"id": case["id"], "function": case["function"],
+                             "group": case.get("group"),
                              "kind": case.get("kind", "value"), "inputs": case["inputs"],
                              "timeout": timeout, "cpu": int(timeout) + 1,
                              "memory_mb": limits.memory_mb,
