@@ -1,8 +1,9 @@
 """Inside-the-sandbox side of the batch grader (standard library + NumPy only).
 
 This file is both a module (the trusted parent imports its wire codec) and the script the
-sandbox runs: ``python -I -S harness.py SITE_DIR [--sweep]`` (SITE_DIR holds only NumPy). It
-never imports ``course`` or ``autograder`` and must stay importable without them.
+sandbox runs: ``python -I -S harness.py SITE_DIR --template`` (a warm template, one per grading
+worker) or ``... SITE_DIR --sweep`` (a one-job zygote); SITE_DIR holds only NumPy. It never
+imports ``course`` or ``autograder`` and must stay importable without them.
 
 Wire format
 -----------
@@ -14,19 +15,28 @@ the same information as a ``.npy`` file with ``allow_pickle=False``, but decoded
 ``np.load``'s header parser (which costs ~1.5 ms in a fresh child). Only boolean, integer,
 float and complex dtypes are accepted, so object arrays (pickles) can never cross.
 
-Zygote protocol (one sandbox = one submission)
------------------------------------------------
-parent -> zygote (stdin): one frame, the encoded job ``{"setup": [code], "cells": [code],
+Zygote protocol (one zygote = one submission)
+---------------------------------------------
+parent -> zygote: one frame, the encoded job ``{"setup": [code], "cells": [code],
 "testfuncs": source of autograder/testfuncs.py, "max_output": bytes, "cases": [{"id",
-"function", "kind", "timeout", "cpu", "memory_mb", "inputs", "repeats", "baseline",
-"warmup_inputs"}]}``. The zygote imports NumPy once and, per case, forks a fresh child:
-the child drops the job, sets its rlimits, sends its stdio to /dev/null, executes the code
-cells, signals "ready", receives its inputs over a pipe, calls the function and writes back
-one value frame. The zygote (which never runs student code) kills the child's group (and,
-inside the sandbox's own pid namespace, every other process), measures timing tests (see
-:func:`_timing`) and reports to the parent (stdout): a "start" frame before each case, a
-"result" frame after it with the child's answer forwarded as raw bytes, and at the end a
-"stats" frame (CPU seconds used by the sandbox).
+"function", "group", "kind", "timeout", "cpu", "memory_mb", "inputs", "repeats", "baseline",
+"warmup_inputs"}]}``. The zygote (NumPy already imported) forks a fresh child per test: the
+consecutive cases of one ``group`` (a test cell) share a child, every other case gets its own.
+The child drops the job, sets its rlimits, sends its stdio to /dev/null, executes the code
+cells, signals "ready", then answers calls one at a time: the zygote sends a case's inputs only
+after the previous answer came back. After a timeout or crash the child is killed and the
+remaining cases of its group get a new child, so every case has an outcome of its own. The
+zygote (which never runs student code) kills the child's group (and, in a pid namespace of its
+own, every other process), measures timing tests (see :func:`_timing`) and reports to the
+parent: a "start" frame before each case, a "result" frame after it with the child's answer
+forwarded as raw bytes, and at the end a "stats" frame (CPU seconds used by the zygote).
+
+Where the zygote comes from
+---------------------------
+A one-job zygote (``--sweep``) reads its job from stdin and exits after it. A warm template
+(``--template``, see :func:`template_main`) reads one job frame after another from stdin and,
+for each, forks a fresh sandbox (new mount, pid, IPC and network namespaces, its own /proc and
+/tmp, no capabilities) whose first process is that job's zygote; all frames go to stdout.
 """
 from __future__ import annotations
 

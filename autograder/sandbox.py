@@ -3,16 +3,26 @@
 The sandbox runs ``autograder/harness.py`` (a NumPy "zygote" that forks a fresh child per test)
 under bubblewrap when ``bwrap`` is installed:
 
-* an unprivileged uid (65534 or a per-worker uid) with ``--cap-drop ALL``, new user, pid, net,
-  ipc, uts and cgroup namespaces (``--unshare-all``), no nested user namespaces, a new session,
-  an empty environment, and ``--die-with-parent``;
+* an unprivileged uid (65534 or a per-worker uid), new user, pid, net, ipc, uts and cgroup
+  namespaces (``--unshare-all``), a new session, an empty environment, ``--die-with-parent``;
 * a read-only root that contains only ``/usr`` (+ the ``/lib``, ``/lib64``, ``/bin`` symlinks),
-  NumPy's package folder and the harness; an empty read-only ``/tmp``; a fresh ``/proc`` for its
-  own pid namespace; a minimal read-only ``/dev`` (``/dev/null`` still works). The course
-  folder, the gradebook, other submissions and the grader's tests are simply not there;
+  NumPy's package folder and the harness; a minimal read-only ``/dev`` (``/dev/null`` still
+  works). The course folder, the gradebook, other submissions and the grader's tests are
+  simply not there;
 * rlimits set by the zygote (processes) and by each child (address space, CPU, file size, open
   files, no core files), and a wall-clock timeout per test that kills the child's process group
   and then every other process in the sandbox's own pid namespace.
+
+Each grading worker keeps one *warm template* (``Limits.warm``, the default): a bubblewrap
+sandbox that imports NumPy once and then, for each submission, forks a fresh sandbox inside
+it with new mount, pid, IPC and network namespaces, its own ``/proc``, a private writable
+``/tmp`` (a 16 MiB tmpfs), no capabilities at all, ``no_new_privs`` and no way to create user
+namespaces. That sandbox's first process (pid 1 there, so student code cannot kill it) is the
+submission's zygote; when it exits the kernel removes everything left in its pid namespace
+before the template takes the next job, so nothing of one student is there for the next, and
+the template itself never runs or even decodes student code. Where the template cannot set
+this up (a kernel without nested namespaces), each submission gets its own bubblewrap sandbox
+instead (``--cap-drop ALL``, ``--disable-userns``, an empty read-only ``/tmp``), with a warning.
 
 Without bubblewrap the same harness runs with ``python -I -S`` (only the standard library and a
 folder holding nothing but a link to NumPy on ``sys.path``, so ``course`` and ``autograder``
@@ -24,8 +34,8 @@ runs the remaining tests: every case always gets an outcome.
 
 What it cannot stop: kernel exploits (the kernel is shared; there is no seccomp filter); side
 channels between sandboxes running at the same time (CPU, memory bandwidth); code reading its
-own process (a test's inputs, the student's other functions); ``/proc/1/cmdline`` shows the
-host paths of the bound folders. Without bubblewrap there is no file-system, network or pid
+own process (a test's inputs, the student's other functions); without the warm template,
+``/proc/1/cmdline`` shows the host paths of the bound folders. Without bubblewrap there is no file-system, network or pid
 isolation at all: the code can read whatever the sandbox uid can read and open connections,
 and a sleeping ``setsid`` grandchild can outlive its test (CPU-bound ones die at RLIMIT_CPU).
 """
@@ -83,6 +93,7 @@ class Limits:
     warm: bool = True
 
 
+@functools.lru_cache(maxsize=1)
 def bwrap_path() -> str | None:
     """Path of the ``bwrap`` binary, or None when bubblewrap is not installed."""
     return shutil.which("bwrap") or (os.path.exists("/usr/bin/bwrap") and "/usr/bin/bwrap") or None

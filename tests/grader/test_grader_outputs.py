@@ -14,7 +14,7 @@ import pytest
 
 from autograder import cli, sandbox
 from tests import submissions as subs
-from tests.grader.conftest import load, run_cli
+from tests.grader.conftest import copy_course, load, run_cli
 
 pytestmark = pytest.mark.skipif(sandbox.bwrap_path() is None,
                                 reason="bubblewrap (bwrap) is not installed")
@@ -107,6 +107,18 @@ def test_regrading_resumes_and_is_idempotent(graded_forward, course_root):
     old = graded_forward["results"]["wrong_predict"]
     assert [(c["points"], c["message"]) for c in again["cases"]] == \
         [(c["points"], c["message"]) for c in old["cases"]]
+
+
+def test_a_gradebook_that_cannot_be_written_loses_no_results(graded_forward, course_root,
+                                                              tmp_path):
+    root = copy_course(course_root, tmp_path / "course")
+    (root / "gradebook.db").mkdir()  # SQLite cannot open a folder
+    proc = run_cli(root, "grade", "forward_pass", "--student", "wrong_predict", "--force",
+                   "--quiet", "--timeout", "4")
+    assert proc.returncode == 1
+    assert "the gradebook was not updated" in proc.stderr
+    assert "run grade again" in proc.stderr
+    assert load(root, "forward_pass")["wrong_predict"]["total"] == 12.0
 
 
 def test_self_check_grades_a_local_copy_with_hidden_tests(course_root, tmp_path):
