@@ -35,8 +35,8 @@ runs the remaining tests: every case always gets an outcome.
 What it cannot stop: kernel exploits (the kernel is shared; there is no seccomp filter); side
 channels between sandboxes running at the same time (CPU, memory bandwidth); code reading its
 own process (a test's inputs, the student's other functions); without the warm template,
-``/proc/1/cmdline`` shows the host paths of the bound folders. Without bubblewrap there is no file-system, network or pid
-isolation at all: the code can read whatever the sandbox uid can read and open connections,
+``/proc/1/cmdline`` shows the host paths of the bound folders. Without bubblewrap there is no
+file-system, network or pid isolation at all: the code can read whatever the sandbox uid can read and open connections,
 and a sleeping ``setsid`` grandchild can outlive its test (CPU-bound ones die at RLIMIT_CPU).
 """
 from __future__ import annotations
@@ -276,13 +276,17 @@ def _handshake(box: Started) -> bool:
     if reply == {"template": True}:
         box.ready = True
         return True
-    why = reply.get("why") if type(reply) is dict else box.stderr_tail()
     box.close()
+    _no_template(box, reply.get("why") if type(reply) is dict else box.stderr_tail())
+    return False
+
+
+def _no_template(box: Started, why: str) -> None:
+    """Use one-job sandboxes from now on for ``box``'s settings; say why, once."""
     with _POOL_LOCK:
         _NO_TEMPLATE.add(box.key)
-    _warn_once(f"warm sandboxes are not available here ({why}): each submission starts its "
-               "own bubblewrap sandbox, which is slower")
-    return False
+    _warn_once(f"warm sandboxes are not available here ({why or 'no answer'}): each "
+               "submission starts its own bubblewrap sandbox, which is slower")
 
 
 def _warm_possible(limits: Limits) -> bool:
@@ -388,7 +392,8 @@ def _outcome(status: str, message: str = "", **extra) -> dict:
 
 
 def _run_once(setup, cells, pending, limits, outcomes, stats=None, started=None) -> bool:
-    """One sandbox over the pending cases. Returns False if it failed before the first test."""
+    """One sandbox over the pending cases. Returns False if it failed before the first test
+    (True when that sandbox was a warm template: the cases are then retried without one)."""
     testfuncs = _testfuncs_source()
     job = {"setup": setup, "cells": cells, "testfuncs": testfuncs,
            "max_output": limits.max_output_mb << 20, "cases": []}
@@ -402,8 +407,8 @@ def _run_once(setup, cells, pending, limits, outcomes, stats=None, started=None)
                              "repeats": limits.timing_repeats,
                              "baseline": case.get("baseline"),
                              "warmup_inputs": case.get("warmup_inputs")})
-    started_any = clean = False
-    box = None
+    started_any = clean = retry = False
+    box = start_frame = None
     try:
         try:
             box = started or start(limits)
@@ -444,12 +449,21 @@ def _run_once(setup, cells, pending, limits, outcomes, stats=None, started=None)
                     stats["cpu"] = stats.get("cpu", 0.0) + cpu
     finally:
         if box is not None:
-            if not started_any:
+            if not started_any and box.warm:  # the template could not set up a sandbox:
+                _no_template(box, box.stderr_tail() or _fault(start_frame))  # retry without
+                retry = True
+            elif not started_any:
                 tail = box.stderr_tail()
                 if tail:
                     _warn_once(f"sandbox failed to start: {tail}")
             release(box, clean)
-    return started_any
+    return started_any or retry
+
+
+def _fault(data: bytes | None) -> str:
+    """The reason in an ``{"error": ...}`` frame from a template, or ""."""
+    message = _decode(data) if data else None
+    return str(message.get("error", ""))[:300] if type(message) is dict else ""
 
 
 def _read_frame(fd: int, deadline: float, limit: int = 1 << 22) -> bytes | None:

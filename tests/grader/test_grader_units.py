@@ -214,6 +214,39 @@ def test_each_submission_gets_a_fresh_sandbox_from_the_warm_template():
         assert seen["new_user_namespace"] == -1 and seen["new_mount_namespace"] == -1
 
 
+BROKEN_TEMPLATE = """import sys
+sys.path[:0] = ['/sandbox', '/sandbox/site']
+import harness
+say = lambda message: harness.write_all(1, harness.frame(harness.encode_value(message)))
+say({'template': True})
+while harness.read_job(0) is not None:  # as if the kernel refused the namespaces
+    say({'error': 'sandbox set-up failed: unshare: Operation not permitted'})
+"""
+
+
+@needs_bwrap
+def test_grading_falls_back_to_one_job_sandboxes_when_the_template_fails(monkeypatch):
+    monkeypatch.setattr(sandbox, "_NO_TEMPLATE", set())
+    real = sandbox._Launcher.command
+
+    def broken_template(self, warm=False):
+        cmd, env, cwd = real(self, warm)
+        if warm:
+            cmd = cmd[:cmd.index("-I")] + ["-I", "-S", "-c", BROKEN_TEMPLATE]
+        return cmd, env, cwd
+
+    monkeypatch.setattr(sandbox._Launcher, "command", broken_template)
+    limits = sandbox.Limits(timeout=5.0, use_bwrap=True, nproc=7)  # a pool key of its own
+    cases = [{"id": str(i), "function": "f", "kind": "value", "inputs": {"x": i}}
+             for i in range(3)]
+    with pytest.warns(RuntimeWarning, match="warm sandboxes are not available.*unshare"):
+        out = sandbox.run_cases([runner.SETUP], ["def f(x):\n    return x + 1\n"], cases,
+                                limits)
+    assert [out[str(i)]["status"] for i in range(3)] == ["ok"] * 3
+    assert [out[str(i)]["value"] for i in range(3)] == [1, 2, 3]
+    assert sandbox._pool_key(limits) in sandbox._NO_TEMPLATE
+
+
 def test_timing_is_measured_by_the_zygote_against_the_baseline():
     from autograder.tasks import get_spec
 
