@@ -172,6 +172,7 @@ def grade(root: Path | str, use_bwrap: bool | None = None) -> dict:
         if not use_bwrap:
             print(f"bubblewrap unusable here ({why}): rlimits and an unprivileged uid only")
     options["use_bwrap"] = use_bwrap
+    options["warm_sandboxes"] = False  # one submission per container: nothing to reuse
     student = student_id(paths["metadata"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

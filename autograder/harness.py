@@ -704,7 +704,9 @@ def _submission_process(job: bytearray) -> None:
     try:
         _check(_LIBC.unshare(_CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWIPC | _CLONE_NEWNET),
                "unshare")
-        pid = os.fork()
+        pid = _fork_with_retry()
+        if pid is None:
+            raise OSError("fork: process limit reached")
         if pid == 0:
             try:
                 _enter_fresh_sandbox()
@@ -713,7 +715,9 @@ def _submission_process(job: bytearray) -> None:
                 write_all(1, frame(encode_value({"error": f"sandbox set-up failed: {exc}"})))
             finally:
                 os._exit(code)
-        os.waitpid(pid, 0)
+        _, status = os.waitpid(pid, 0)
+        if status != 0:  # the parent learns it now instead of at its deadline
+            write_all(1, frame(encode_value({"error": f"the zygote stopped (status {status})"})))
         code = 0
     except BaseException as exc:
         try:
