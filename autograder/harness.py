@@ -417,9 +417,13 @@ def _run_child(job, which, cases, make_callable, max_output, sweep, emit, begin=
                 if case.get("warmup_inputs") is not None:  # untimed call: warm the caches
                     write_all(inputs_w, _call_frame(case, "warmup_inputs"))
                     header = read_exact(ready_r, 8, start + timeout)
-                    if header is None or read_exact(
-                            ready_r, min(struct.unpack(">Q", header)[0], max_output + 1),
-                            start + timeout) is None:
+                    if header is None:
+                        raise _Stop
+                    (size,) = struct.unpack(">Q", header)
+                    if size > max_output:
+                        result.update(_too_large(size, max_output))
+                        raise _Stop
+                    if read_exact(ready_r, size, start + timeout) is None:
                         raise _Stop
                 call = _call_frame(case)
                 sent, cpu_start = time.perf_counter(), _cpu_seconds(pid) if timed else None
@@ -432,8 +436,7 @@ def _run_child(job, which, cases, make_callable, max_output, sweep, emit, begin=
                 raise _Stop
             (size,) = struct.unpack(">Q", header)
             if size > max_output:
-                result.update(status="too_large",
-                              message=f"returned {size} bytes, more than the {max_output} allowed")
+                result.update(_too_large(size, max_output))
                 raise _Stop
             payload = read_exact(ready_r, size, start + timeout)
             if payload is None:
@@ -486,6 +489,11 @@ def _run_child(job, which, cases, make_callable, max_output, sweep, emit, begin=
         result.setdefault("cpu", usage.ru_utime + usage.ru_stime)
     emit(failed, result)
     return done + 1
+
+
+def _too_large(size: int, max_output: int) -> dict:
+    return {"status": "too_large",
+            "message": f"returned {size} bytes, more than the {max_output} allowed"}
 
 
 def _fork_with_retry(attempts: int = 40) -> int | None:

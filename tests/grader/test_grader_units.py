@@ -267,6 +267,19 @@ def test_timing_is_measured_by_the_zygote_against_the_baseline():
     assert set(busy["value"]) == {"W1", "b1", "W2", "b2", "W3", "b3"}
 
 
+def test_a_timing_answer_over_the_output_limit_is_refused_at_the_warm_up():
+    from autograder.tasks import get_spec
+
+    case = next(c for c in get_spec("vectorized_gradients").cases if c.kind == "timing")
+    rng = np.random.default_rng(2)
+    code = "def huge(X, Y, params):\n    return np.zeros(300_000)\n"  # 2.4 MB
+    jobs = [{"id": "huge", "function": "huge", "kind": "timing", "baseline": case.baseline,
+             "inputs": case.make_inputs(rng), "warmup_inputs": case.make_inputs(rng)}]
+    out = sandbox.run_cases([runner.SETUP], [code], jobs,
+                            sandbox.Limits(timing_repeats=1, max_output_mb=1))
+    assert out["huge"]["status"] == "too_large" and "bytes" in out["huge"]["message"]
+
+
 OFFLOAD = '''import os, time
 def fast(X, Y, params):
     return {k: np.zeros_like(v) for k, v in params.items()}
