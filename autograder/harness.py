@@ -416,31 +416,14 @@ def _run_child(job, which, cases, make_callable, max_output, sweep, emit, begin=
             try:
                 if case.get("warmup_inputs") is not None:  # untimed call: warm the caches
                     write_all(inputs_w, _call_frame(case, "warmup_inputs"))
-                    header = read_exact(ready_r, 8, start + timeout)
-                    if header is None:
-                        raise _Stop
-                    (size,) = struct.unpack(">Q", header)
-                    if size > max_output:
-                        result.update(_too_large(size, max_output))
-                        raise _Stop
-                    if read_exact(ready_r, size, start + timeout) is None:
-                        raise _Stop
+                    _read_answer(ready_r, start + timeout, max_output, result)
                 call = _call_frame(case)
                 sent, cpu_start = time.perf_counter(), _cpu_seconds(pid) if timed else None
                 write_all(inputs_w, call)
                 del call
             except OSError:
                 raise _Stop from None
-            header = read_exact(ready_r, 8, start + timeout)
-            if header is None:
-                raise _Stop
-            (size,) = struct.unpack(">Q", header)
-            if size > max_output:
-                result.update(_too_large(size, max_output))
-                raise _Stop
-            payload = read_exact(ready_r, size, start + timeout)
-            if payload is None:
-                raise _Stop
+            payload = _read_answer(ready_r, start + timeout, max_output, result)
             result["elapsed"] = time.perf_counter() - sent
             if timed:  # scheduler counters; wall-clock time only if /proc cannot be read
                 cpu_end = _cpu_seconds(pid)
@@ -491,9 +474,21 @@ def _run_child(job, which, cases, make_callable, max_output, sweep, emit, begin=
     return done + 1
 
 
-def _too_large(size: int, max_output: int) -> dict:
-    return {"status": "too_large",
-            "message": f"returned {size} bytes, more than the {max_output} allowed"}
+def _read_answer(fd: int, deadline: float, max_output: int, result: dict) -> bytes:
+    """One answer frame from a child. Raises _Stop if it does not arrive in time, or (after
+    marking ``result`` "too_large") if it is longer than ``max_output`` bytes."""
+    header = read_exact(fd, 8, deadline)
+    if header is None:
+        raise _Stop
+    (size,) = struct.unpack(">Q", header)
+    if size > max_output:
+        result.update(status="too_large",
+                      message=f"returned {size} bytes, more than the {max_output} allowed")
+        raise _Stop
+    payload = read_exact(fd, size, deadline)
+    if payload is None:
+        raise _Stop
+    return payload
 
 
 def _fork_with_retry(attempts: int = 40) -> int | None:
