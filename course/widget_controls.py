@@ -48,3 +48,12 @@ def widget_box(controls, out, fig, refresh):
     return box
 
 
+def live_widget_box(controls, out, fig, refresh):
+    """:func:`widget_box` whose figure is redrawn by ``refresh`` now and whenever the value of
+    one of ``controls`` changes."""
+    for control in controls:
+        control.observe(refresh, names="value")
+    refresh()
+    return widget_box(controls, out, fig, refresh)
+
+

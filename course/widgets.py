@@ -23,7 +23,8 @@ import numpy as np
 from course import activations, losses
 from course.plots import draw_graph, new_figure, show_figure
 from course.training_dashboard import run_training, training_dashboard_widget
-from course.widget_controls import SLIDER_LAYOUT, SLIDER_STYLE, grid, positive_int, real_number, widget_box
+from course.widget_controls import (SLIDER_LAYOUT, SLIDER_STYLE, grid, live_widget_box,
+                                    positive_int, real_number)
 
 __all__ = [
     "step_vs_sigmoid_data",
@@ -111,9 +112,7 @@ def step_vs_sigmoid_widget():
         fig.suptitle(f"a = {slider.value:g}: max slope of the sigmoid = a/4 = {peak:.3g}")
         show_figure(out, fig)
 
-    slider.observe(refresh, names="value")
-    refresh()
-    return widget_box([slider], out, fig, refresh)
+    return live_widget_box([slider], out, fig, refresh)
 
 
 # ----------------------------------------------------------------------------
@@ -190,9 +189,7 @@ def relu_subgradient_widget():
         fig.suptitle(f"α = {d['alpha']:.2f}: the line is {verdict}")
         show_figure(out, fig)
 
-    slider.observe(refresh, names="value")
-    refresh()
-    return widget_box([slider], out, fig, refresh)
+    return live_widget_box([slider], out, fig, refresh)
 
 
 # ----------------------------------------------------------------------------
@@ -277,9 +274,7 @@ def ce_vs_mse_widget():
                      "there the MSE gradient vanishes, the CE gradient does not")
         show_figure(out, fig)
 
-    toggle.observe(refresh, names="value")
-    refresh()
-    return widget_box([toggle], out, fig, refresh)
+    return live_widget_box([toggle], out, fig, refresh)
 
 
 # ----------------------------------------------------------------------------
@@ -361,10 +356,7 @@ def softmax_explorer_widget(num_logits=4):
         fig.suptitle(f"T = {temp.value:.2f}: each row of the Jacobian sums to 0")
         show_figure(out, fig)
 
-    for control in (*sliders, temp):
-        control.observe(refresh, names="value")
-    refresh()
-    return widget_box([*sliders, temp], out, fig, refresh)
+    return live_widget_box([*sliders, temp], out, fig, refresh)
 
 
 # ----------------------------------------------------------------------------
@@ -445,7 +437,4 @@ def graph_widget():
                    title=f"f = (x + y) z = {d['f']:.4g}")
         show_figure(out, fig)
 
-    for s in sliders:
-        s.observe(refresh, names="value")
-    refresh()
-    return widget_box(sliders, out, fig, refresh)
+    return live_widget_box(sliders, out, fig, refresh)
