@@ -36,7 +36,7 @@ def test_every_student_is_graded_with_the_exact_expected_score(graded_forward):
 def test_attack_does_not_change_the_other_functions(graded_forward, student):
     result = graded_forward["results"][student]
     others = [c for c in result["cases"] if c["function"] != "predict"]
-    assert all(c["passed"] for c in others), [c["message"] for c in others if not c["passed"]]
+    assert len(others) == 14 and all(c["passed"] for c in others), [c["message"] for c in others if not c["passed"]]
 
 
 @pytest.mark.parametrize("student, status, words", [
@@ -61,6 +61,7 @@ def test_attack_does_not_change_the_other_functions(graded_forward, student):
 ])
 def test_failure_reason_is_recorded(graded_forward, student, status, words):
     predict = [c for c in graded_forward["results"][student]["cases"] if c["function"] == "predict"]
+    assert len(predict) == 2  # predict's visible and hidden case
     for case in predict:
         assert case["status"] == status, case
         assert words in case["message"], case["message"]
