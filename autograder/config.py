@@ -86,6 +86,11 @@ def load_config(course_root: Path | str, overrides: dict | None = None) -> dict:
     return config
 
 
+def result_path(course_root: Path | str, assignment: str, student: str) -> Path:
+    """``<course_root>/grading/<assignment>/<student>.json``: one student's stored result."""
+    return Path(course_root) / "grading" / assignment / f"{student}.json"
+
+
 def load_secret(course_root: Path | str) -> bytes:
     """The course's grading secret, created (32 random bytes, mode 600) on first use."""
     path = Path(course_root) / SECRET_FILE

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Iterable
 
 from autograder import notebook_io
+from autograder.config import result_path
 
 
 def import_api():
@@ -276,8 +277,6 @@ class Writer:
 
 def _feed(course_root, assignment: str, lines: Iterable[str]):
     """Stored results for the student ids in ``lines`` (skipping ids with no result)."""
-    from autograder.runner import result_path
-
     for line in lines:
         student = line.strip()
         if not student:

@@ -41,6 +41,7 @@ import numpy as np
 from autograder import config as config_mod
 from autograder import notebook_io, policy, sandbox
 from autograder.compare import redact_values
+from autograder.config import result_path
 from autograder.harness import Unsupported
 
 GRADER_VERSION = "1"
@@ -52,11 +53,6 @@ def case_seed(secret: bytes, assignment: str, student: str, index: int, name: st
     """64-bit seed of one case: ``HMAC-SHA256(secret, "assignment/student/index/name")``."""
     message = f"{assignment}/{student}/{index}/{name}".encode()
     return int.from_bytes(hmac.new(secret, message, hashlib.sha256).digest()[:8], "big")
-
-
-def result_path(course_root: Path | str, assignment: str, student: str) -> Path:
-    """``<course_root>/grading/<assignment>/<student>.json``."""
-    return Path(course_root) / "grading" / assignment / f"{student}.json"
 
 
 def _secret(course_root, options) -> bytes:
@@ -195,14 +191,13 @@ def grade_submission(course_root, assignment: str, student: str, notebook_path,
     if jobs:  # a sandbox slot (uid) is held only while the sandbox runs
         uid = uids.get() if uids is not None else options.get("uid")
         try:
-            limits = _limits(dict(options, uid=uid))
-            outcomes = sandbox.run_cases([SETUP] + layout.setup, cells, jobs, limits, stats)
+            outcomes = sandbox.run_cases([SETUP] + layout.setup, cells, jobs,
+                                         _limits(dict(options, uid=uid)), stats)
         finally:
             if uids is not None:
                 uids.put(uid)
-    limits = _limits(options)
     result["sandbox_cpu_s"] = round(stats.get("cpu", 0.0), 4)
-    result["sandbox"] = "bwrap" if sandbox.uses_bwrap(limits) else "rlimits"
+    result["sandbox"] = "bwrap" if sandbox.uses_bwrap(_limits(options)) else "rlimits"
     for index, (inputs, expected) in prepared.items():
         records[index] = _judge(spec.cases[index], outcomes.get(str(index)), inputs, expected,
                                 result["errors"])

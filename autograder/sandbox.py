@@ -211,9 +211,7 @@ def _case_timeout(case: dict, limits: Limits) -> float:
 
 
 class Started:
-    """A sandbox process, started ahead of its job so that its interpreter and NumPy start-up
-    overlap the parent's work (building inputs and references). Pass it to :func:`run_cases`,
-    or hand it back with :func:`release` if it is not used.
+    """A sandbox process, from :func:`start`; :func:`release` hands it back.
 
     ``warm`` boxes are templates (see ``harness.template_main``): they take one job after
     another, each in a fresh sandbox, and go back to a pool between submissions.
@@ -241,9 +239,9 @@ class Started:
         self.stderr.seek(0)
         return self.stderr.read()[-2000:].decode("utf-8", "replace").strip()
 
-    def close(self, grace: float = 0.0) -> None:
-        """Reap the process (see :func:`_kill`) and remove temporary files."""
-        _kill(self.proc, grace)
+    def close(self) -> None:
+        """Kill and reap the process (see :func:`_kill`) and remove temporary files."""
+        _kill(self.proc)
         self.stderr.close()
         self.launcher.cleanup()
 
@@ -345,7 +343,7 @@ def close_idle() -> None:
 
 
 def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Limits,
-              stats: dict | None = None, started: Started | None = None) -> dict:
+              stats: dict | None = None) -> dict:
     """Run test cases on one submission's code in sandboxes; one outcome per case.
 
     Parameters
@@ -360,7 +358,6 @@ def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Lim
         ``warmup_inputs`` (other inputs for an untimed first call that warms the caches).
     limits : resource limits.
     stats : if given, ``stats["cpu"]`` accumulates the CPU seconds the sandboxes used.
-    started : a sandbox from :func:`start` to use first (it is always released here).
 
     Returns
     -------
@@ -372,8 +369,7 @@ def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Lim
     pending = list(cases)
     restarts = 0
     while pending:
-        finished = _run_once(setup, cells, pending, limits, outcomes, stats, started)
-        started = None
+        finished = _run_once(setup, cells, pending, limits, outcomes, stats)
         pending = [c for c in pending if c["id"] not in outcomes]
         restarts += 1
         if pending and (not finished or restarts > len(cases)):
@@ -381,8 +377,6 @@ def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Lim
                 outcomes[case["id"]] = _outcome("sandbox_error", "the sandbox stopped before "
                                                 "this test ran")
             break
-    if started is not None:
-        release(started)
     return outcomes
 
 
@@ -391,7 +385,7 @@ def _outcome(status: str, message: str = "", **extra) -> dict:
             "baseline_elapsed": None, **extra}
 
 
-def _run_once(setup, cells, pending, limits, outcomes, stats=None, started=None) -> bool:
+def _run_once(setup, cells, pending, limits, outcomes, stats=None) -> bool:
     """One sandbox over the pending cases. Returns False if it failed before the first test
     (True when that sandbox was a warm template: the cases are then retried without one)."""
     testfuncs = _testfuncs_source()
@@ -411,7 +405,7 @@ def _run_once(setup, cells, pending, limits, outcomes, stats=None, started=None)
     box = start_frame = None
     try:
         try:
-            box = started or start(limits)
+            box = start(limits)
         except OSError as exc:
             _warn_once(f"sandbox failed to start: {exc}")
             return False
@@ -509,14 +503,8 @@ def _judge_frames(head: bytes, value: bytes, case_id: str) -> dict:
     return outcome
 
 
-def _kill(proc: subprocess.Popen, grace: float = 0.0) -> None:
-    """Reap the sandbox: wait up to ``grace`` seconds for a clean exit (the zygote ends after
-    the last test), then kill its process group (bwrap takes the sandbox with it)."""
-    if grace:
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
+def _kill(proc: subprocess.Popen) -> None:
+    """Kill the sandbox's process group (bwrap takes the sandbox with it) and reap it."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except OSError:
