@@ -112,6 +112,78 @@ def _numpy_dirs() -> list[Path]:
     return dirs
 
 
+@dataclass(frozen=True)
+class Runtime:
+    """What a sandbox needs from the grader's installation, readable by the sandbox user.
+
+    Attributes
+    ----------
+    site : folder holding only NumPy (``numpy/`` and, in wheels, ``numpy.libs/``).
+    harness : the harness script run inside the sandbox.
+    """
+
+    site: Path
+    harness: Path
+
+
+def _traversable_by_all(path: Path) -> bool:
+    """Whether every folder from ``/`` down to ``path`` can be entered by any user."""
+    for folder in [path, *path.parents]:
+        try:
+            if not folder.stat().st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)  # same file system: no data is copied
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+@functools.lru_cache(maxsize=1)
+def runtime() -> Runtime:
+    """NumPy and the harness where the sandbox user can read them.
+
+    When the grader runs as root, sandboxes run as another, unprivileged uid, which cannot read
+    a course (and its ``.venv``) cloned under a private folder (a home folder of mode 700, a
+    ``mktemp -d`` folder): bubblewrap then cannot bind NumPy, and Python cannot import it. So
+    the trusted side makes a root-owned, read-only, world-readable copy (hard links where the
+    file system allows, else copies) in a new private folder under a world-traversable
+    temporary folder, once per grading process, and removes it at exit. A grader that is not
+    root runs sandboxes as itself and uses its installation in place.
+    """
+    numpy_dirs = _numpy_dirs()
+    if os.geteuid() != 0:  # sandboxes run as this user: a folder of links is enough
+        root = Path(tempfile.mkdtemp(prefix="fnn-grade-runtime-"))
+        atexit.register(shutil.rmtree, root, True)
+        (root / "site").mkdir()
+        for folder in numpy_dirs:
+            (root / "site" / folder.name).symlink_to(folder)
+        return Runtime(site=root / "site", harness=HARNESS)
+    base = next((Path(b) for b in (tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm")
+                 if os.path.isdir(b) and _traversable_by_all(Path(b).resolve())), None)
+    if base is None:
+        raise RuntimeError("no world-traversable temporary folder for the sandbox runtime "
+                           "(tried $TMPDIR, /tmp, /var/tmp, /dev/shm)")
+    root = Path(tempfile.mkdtemp(prefix="fnn-grade-runtime-", dir=base))
+    atexit.register(shutil.rmtree, root, True)
+    site = root / "site"
+    site.mkdir()
+    for folder in numpy_dirs:
+        shutil.copytree(folder, site / folder.name, copy_function=_link_or_copy,
+                        ignore=shutil.ignore_patterns("tests", "__pycache__"))
+    harness = root / "harness.py"
+    shutil.copy2(HARNESS, harness)
+    for path in [root, *root.rglob("*")]:  # read-only for everyone, owner included
+        if path.is_dir():
+            os.chmod(path, 0o555)
+    return Runtime(site=site, harness=harness)
+
+
 def _python() -> str:
     return os.path.realpath(sys.executable)
 
@@ -166,9 +238,10 @@ class _Launcher:
             for link in ("lib", "lib64", "bin", "sbin"):
                 if os.path.islink(f"/{link}"):
                     cmd += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
-            for path in _numpy_dirs():
-                cmd += ["--ro-bind", str(path), f"/sandbox/site/{path.name}"]
-            cmd += ["--ro-bind", str(HARNESS), "/sandbox/harness.py"]
+            files = runtime()
+            for entry in sorted(files.site.iterdir()):
+                cmd += ["--ro-bind", os.path.realpath(entry), f"/sandbox/site/{entry.name}"]
+            cmd += ["--ro-bind", str(files.harness), "/sandbox/harness.py"]
             cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
                     "--remount-ro", "/tmp", "--remount-ro", "/dev", "--remount-ro", "/",
                     "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1",
@@ -176,17 +249,14 @@ class _Launcher:
                     self.python, "-I", "-S", "/sandbox/harness.py", "/sandbox/site",
                     "--template" if warm else "--sweep"]
             return cmd, {}, "/"
-        self.tmp = tempfile.mkdtemp(prefix="fnn-sandbox-")
-        site = Path(self.tmp) / "site"
-        site.mkdir()
-        for path in _numpy_dirs():
-            (site / path.name).symlink_to(path)
+        files = runtime()
+        self.tmp = tempfile.mkdtemp(prefix="fnn-sandbox-")  # an empty working folder
         os.chmod(self.tmp, 0o755)
-        os.chmod(site, 0o755)
         env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "FNN_NPROC": nproc}
-        code = (f"import sys; sys.path.append({str(site)!r}); "
-                f"sys.argv = ['harness', {str(site)!r}]; "
-                f"exec(compile(open({str(HARNESS)!r}).read(), 'harness.py', 'exec'))")
+        site = str(files.site)
+        code = (f"import sys; sys.path.append({site!r}); "
+                f"sys.argv = ['harness', {site!r}]; "
+                f"exec(compile(open({str(files.harness)!r}).read(), 'harness.py', 'exec'))")
         return [self.python, "-I", "-S", "-c", code], env, self.tmp
 
     def popen_kwargs(self) -> dict:
@@ -236,6 +306,9 @@ class Started:
             self.proc.stdin.close()
 
     def stderr_tail(self) -> str:
+        """The last 2,000 characters the sandbox wrote to stderr ("" once it is closed)."""
+        if self.stderr.closed:
+            return ""
         self.stderr.seek(0)
         return self.stderr.read()[-2000:].decode("utf-8", "replace").strip()
 
@@ -274,8 +347,9 @@ def _handshake(box: Started) -> bool:
     if reply == {"template": True}:
         box.ready = True
         return True
-    box.close()
-    _no_template(box, reply.get("why") if type(reply) is dict else box.stderr_tail())
+    why = reply.get("why") if type(reply) is dict else box.stderr_tail()
+    box.close()  # read the stderr tail first: closing the box closes its file
+    _no_template(box, why)
     return False
 
 
