@@ -1,6 +1,6 @@
 """Grading for fnn-course.
 
-Two layers share one set of checks (``autograder.tasks``):
+Two layers share one set of checks (``autograder.cases.tasks``):
 
 * in-notebook checks (``autograder.checks``) give students immediate feedback and serve
   ``nbgrader validate`` / ``nbgrader autograde``;

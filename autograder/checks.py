@@ -6,9 +6,9 @@ A test cell of an assignment calls, for example::
     check("forward_pass", "relu", relu)                 # visible cases, fixed seed
     check("forward_pass", "relu", relu, hidden=True)    # hidden cases, fresh random seed
 
-Each case (``autograder.tasks.<assignment>``) builds random non-square inputs, computes the
+Each case (``autograder.cases.tasks.<assignment>``) builds random non-square inputs, computes the
 reference with the ``course`` library and judges the student's answer with
-``autograder.compare`` (float64, rtol 1e-6, atol 1e-8). Inputs are copied before the call, so a
+``autograder.cases.compare`` (float64, rtol 1e-6, atol 1e-8). Inputs are copied before the call, so a
 function that changes its input in place is caught. Warnings raised by the student's code are
 recorded, never printed to stderr (nbgrader would count stderr as a failure).
 
@@ -27,10 +27,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import testfuncs
-from .compare import redact_values
-from .spec import CallableArg, Case
-from .tasks import get_spec
+from autograder.cases import testfuncs
+from autograder.cases.compare import redact_values
+from autograder.cases.spec import CallableArg, Case
+from autograder.cases.tasks import get_spec
 
 VISIBLE_SEED = 20250101
 """Seed of the visible cases: students see the same inputs every run."""

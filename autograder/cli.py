@@ -9,9 +9,9 @@ Run from the course root (or pass ``--course-root``)::
     fnn-grade export-gradescope-autograder forward_pass -o forward_pass.zip
     fnn-grade check my_copy.ipynb [--assignment forward_pass]        # self-study, hidden tests too
 
-Optional back-ends, imported only when used: ``autograder.distributed.grade_on_cluster(address)``
-returns a ``map_fn`` for :func:`autograder.runner.grade_all`;
-``autograder.gradescope.build_package(course_root, assignment, output_zip)`` writes the zip.
+Optional back-ends, imported only when used: ``autograder.deploy.distributed.grade_on_cluster(address)``
+returns a ``map_fn`` for :func:`autograder.engine.runner.grade_all`;
+``autograder.deploy.gradescope.build_package(course_root, assignment, output_zip)`` writes the zip.
 
 ``grade`` reads ``submitted/<student>/<assignment>/<assignment>.ipynb``, writes
 ``grading/<assignment>/<student>.json`` per student as soon as it is graded (an interrupted run
@@ -25,8 +25,8 @@ import secrets
 import sys
 from pathlib import Path
 
-from autograder import config as config_mod
-from autograder import runner
+from autograder.engine import config as config_mod
+from autograder.engine import runner
 
 
 def _options(args) -> dict:
@@ -61,7 +61,7 @@ def _summary(results: list[dict], out=sys.stdout) -> None:
 
 
 def cmd_grade(args) -> int:
-    from autograder.tasks import ASSIGNMENTS
+    from autograder.cases.tasks import ASSIGNMENTS
 
     if args.assignment not in ASSIGNMENTS:
         print(f"error: unknown assignment {args.assignment!r}; expected one of "
@@ -76,14 +76,14 @@ def cmd_grade(args) -> int:
     map_fn = None
     if args.scheduler:
         try:
-            from autograder.distributed import grade_on_cluster
+            from autograder.deploy.distributed import grade_on_cluster
         except ImportError as exc:
-            print(f"error: --scheduler needs autograder.distributed ({exc})", file=sys.stderr)
+            print(f"error: --scheduler needs autograder.deploy.distributed ({exc})", file=sys.stderr)
             return 2
         map_fn = grade_on_cluster(args.scheduler)
     writer, fresh = None, set()
     if not args.no_gradebook:
-        from autograder.gradebook import Writer
+        from autograder.outputs.gradebook import Writer
 
         writer = Writer(args.course_root, args.assignment)
 
@@ -122,7 +122,7 @@ def _finish_gradebook(writer, args, students, fresh) -> bool:
 
 
 def cmd_feedback(args) -> int:
-    from autograder.feedback import write_feedback
+    from autograder.outputs.feedback import write_feedback
 
     results = runner.load_results(args.course_root, args.assignment)
     files = write_feedback(args.course_root, results)
@@ -131,7 +131,7 @@ def cmd_feedback(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from autograder.exports import export
+    from autograder.outputs.exports import export
 
     results = runner.load_results(args.course_root, args.assignment)
     default = (f"{args.assignment}_grades.csv" if args.format == "csv"
@@ -144,9 +144,9 @@ def cmd_export(args) -> int:
 
 def cmd_export_gradescope_autograder(args) -> int:
     try:
-        from autograder.gradescope import build_package
+        from autograder.deploy.gradescope import build_package
     except ImportError as exc:
-        print(f"error: this command needs autograder.gradescope ({exc})", file=sys.stderr)
+        print(f"error: this command needs autograder.deploy.gradescope ({exc})", file=sys.stderr)
         return 2
     build_package(args.course_root, args.assignment, args.output)
     print(f"wrote {args.output}")
@@ -154,7 +154,7 @@ def cmd_export_gradescope_autograder(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from autograder.tasks import ASSIGNMENTS
+    from autograder.cases.tasks import ASSIGNMENTS
 
     path = Path(args.notebook)
     assignment = args.assignment or path.stem

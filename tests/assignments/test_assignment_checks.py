@@ -7,11 +7,11 @@ import warnings
 import numpy as np
 import pytest
 
-from autograder import testfuncs
+from autograder.cases import testfuncs
 from autograder.checks import check, run_case
-from autograder.compare import check_array, check_dict, check_int, redact_values
-from autograder.tasks import ASSIGNMENTS, get_spec
-from autograder.tasks.vectorized_gradients import (accuracy_credit, forward_logits, held_out_data,
+from autograder.cases.compare import check_array, check_dict, check_int, redact_values
+from autograder.cases.tasks import ASSIGNMENTS, get_spec
+from autograder.cases.tasks.vectorized_gradients import (accuracy_credit, forward_logits, held_out_data,
                                                    reference_backprop, training_data)
 from tests import submissions as subs
 
@@ -318,7 +318,7 @@ def test_testfuncs_registry_and_baseline():
     assert f(np.array([1.0, 2.0, 3.0])) == pytest.approx(14.0)
     with pytest.raises(ValueError, match="name must be one of"):
         testfuncs.build("nope", {})
-    from autograder.tasks._common import one_hot_labels, random_params
+    from autograder.cases.tasks._common import one_hot_labels, random_params
     X, Y = rng.standard_normal((9, 6)), one_hot_labels(rng, 9, 4)
     params = random_params(rng, [6, 5, 3, 4])
     fast, ref = testfuncs.baseline_backprop(X, Y, params), reference_backprop(X, Y, params)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import distributed as dist
-from autograder import runner
+from autograder.deploy import distributed as dist
+from autograder.engine import runner
 from tests import submissions as subs
 from tests.distributed import helpers
 

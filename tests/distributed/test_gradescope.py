@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import gradescope, gradescope_run, sandbox
-from autograder.tasks import get_spec
+from autograder.deploy import gradescope
+from autograder.deploy import gradescope_run
+from autograder.sandbox import launcher as sandbox
+from autograder.cases.tasks import get_spec
 from tests import submissions as subs
 
 REPO = subs.REPO
@@ -104,7 +106,7 @@ def secret_texts(root: Path) -> list[str]:
         out += [ln.strip() for ln in code.splitlines()
                 if len(ln.strip()) > 25 and not ln.strip().startswith(('"', "'", "-"))
                 and "(" in ln and '"' not in ln]
-    tasks = (REPO / "autograder" / "tasks" / f"{ASSIGNMENT}.py").read_text()
+    tasks = (REPO / "autograder" / "cases" / "tasks" / f"{ASSIGNMENT}.py").read_text()
     out += [ln.strip() for ln in tasks.splitlines()
             if len(ln.strip()) > 25 and not {'"', "'", "#"} & set(ln)]
     return out
@@ -146,8 +148,8 @@ def test_wheel_is_complete_and_its_record_matches(package):
             expected = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
             assert digest == "sha256=" + expected.decode() and int(size) == len(data)
         metadata = whl.read(next(n for n in names if n.endswith("METADATA"))).decode()
-    for module in ("autograder/harness.py", "autograder/runner.py", "autograder/sandbox.py",
-                   "autograder/gradescope_run.py", f"autograder/tasks/{ASSIGNMENT}.py",
+    for module in ("autograder/sandbox/harness.py", "autograder/engine/runner.py", "autograder/sandbox/launcher.py",
+                   "autograder/deploy/gradescope_run.py", f"autograder/cases/tasks/{ASSIGNMENT}.py",
                    "course/activations.py", "course/network.py"):
         assert module in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
@@ -169,7 +171,7 @@ def hostile_notebook(root: Path):
     """relu reads the grader's files (and fails loudly if it can); the cells monkeypatch NumPy."""
     targets = [root / "source" / "course_root" / ".grader-secret",
                root / "source" / "course_root" / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
-               root / "lib" / "autograder" / "tasks" / f"{ASSIGNMENT}.py",
+               root / "lib" / "autograder" / "cases" / "tasks" / f"{ASSIGNMENT}.py",
                root / "source" / "package.json"]
     relu = (
         "import numpy as np\n"
@@ -221,7 +223,7 @@ def test_hostile_submission_reads_nothing_and_gains_nothing(root, mode):
     after = subprocess.run(["cat", str(root / "source" / "course_root" / ".grader-secret")],
                            user=65534, group=65534, extra_groups=[], capture_output=True)
     assert after.returncode != 0, "the secret is readable by an unprivileged user"
-    harness = subprocess.run(["cat", str(root / "lib" / "autograder" / "harness.py")],
+    harness = subprocess.run(["cat", str(root / "lib" / "autograder" / "sandbox" / "harness.py")],
                              user=65534, group=65534, extra_groups=[], capture_output=True)
     assert harness.returncode == 0  # the sandbox starts from it
 
@@ -304,12 +306,12 @@ def test_cli_writes_the_package(tmp_path):
 @needs_bwrap
 def test_prepare_locks_the_bundled_packages_and_checks_the_sandbox(root):
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(root / "lib")}
-    proc = subprocess.run([sys.executable, "-P", "-m", "autograder.gradescope_run", "--root",
+    proc = subprocess.run([sys.executable, "-P", "-m", "autograder.deploy.gradescope_run", "--root",
                            str(root), "--prepare"], env=env, capture_output=True, text=True,
                           timeout=120, cwd="/")
     assert proc.returncode == 0, proc.stderr
     assert "bubblewrap sandbox: works" in proc.stdout
-    for path in (root / "lib" / "autograder" / "tasks" / f"{ASSIGNMENT}.py",
+    for path in (root / "lib" / "autograder" / "cases" / "tasks" / f"{ASSIGNMENT}.py",
                  root / "lib" / "course" / "activations.py",
                  root / "source" / "course_root" / ".grader-secret"):
         assert stat.S_IMODE(path.stat().st_mode) & 0o007 == 0, path

@@ -134,7 +134,7 @@ except Exception:
 def _visible_predict_answer() -> np.ndarray:
     """Answer of the first visible predict case for the in-notebook inputs (what students see)."""
     from autograder.checks import VISIBLE_SEED
-    from autograder.tasks import get_spec
+    from autograder.cases.tasks import get_spec
 
     case = get_spec("forward_pass").cases_for(function="predict", hidden=False)[0]
     inputs = case.make_inputs(np.random.default_rng(VISIBLE_SEED))
@@ -223,7 +223,7 @@ def backprop(X, Y, params):
 
 def write_vectorized_class(course_root) -> dict[str, float]:
     """vectorized_gradients fixtures: the source (full marks) and a Python loop over examples."""
-    from autograder.tasks import get_spec
+    from autograder.cases.tasks import get_spec
 
     spec = get_spec("vectorized_gradients")
     src = subs.source_notebook("vectorized_gradients", course_root)

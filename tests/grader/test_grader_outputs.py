@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cli, sandbox
+from autograder import cli
+from autograder.sandbox import launcher as sandbox
 from tests import submissions as subs
 from tests.grader.conftest import copy_course, load, run_cli
 
@@ -133,8 +134,8 @@ def test_self_check_grades_a_local_copy_with_hidden_tests(course_root, tmp_path)
 
 
 @pytest.mark.parametrize("argv, module", [
-    (["grade", "forward_pass", "--scheduler", "tcp://127.0.0.1:1"], "autograder.distributed"),
-    (["export-gradescope-autograder", "forward_pass", "-o", "x.zip"], "autograder.gradescope"),
+    (["grade", "forward_pass", "--scheduler", "tcp://127.0.0.1:1"], "autograder.deploy.distributed"),
+    (["export-gradescope-autograder", "forward_pass", "-o", "x.zip"], "autograder.deploy.gradescope"),
 ])
 def test_optional_backends_fail_clearly_when_absent(graded_forward, course_root, monkeypatch,
                                                     capsys, argv, module):
@@ -144,7 +145,7 @@ def test_optional_backends_fail_clearly_when_absent(graded_forward, course_root,
 
 
 def test_unknown_setting_in_course_config_is_refused(tmp_path):
-    config = importlib.import_module("autograder.config")
+    config = importlib.import_module("autograder.engine.config")
     (tmp_path / "fnn_grade.json").write_text('{"timeout": 3, "policy": {"ml_framework": "zero"}}')
     loaded = config.load_config(tmp_path)
     assert loaded["timeout"] == 3 and loaded["policy"]["ml_framework"] == "zero"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import sandbox
+from autograder.sandbox import launcher as sandbox
 from tests.grader import fixtures
 
 pytestmark = pytest.mark.skipif(sandbox.bwrap_path() is None,

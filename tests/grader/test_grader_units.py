@@ -10,8 +10,13 @@ import struct
 import numpy as np
 import pytest
 
-from autograder import config, harness, notebook_io, policy, runner, sandbox
-from autograder.spec import CallableArg
+from autograder.engine import config
+from autograder.sandbox import harness
+from autograder.engine import notebook_io
+from autograder.engine import policy
+from autograder.engine import runner
+from autograder.sandbox import launcher as sandbox
+from autograder.cases.spec import CallableArg
 
 # --------------------------------------------------------------------------- wire codec
 
@@ -248,7 +253,7 @@ def test_grading_falls_back_to_one_job_sandboxes_when_the_template_fails(monkeyp
 
 
 def test_timing_is_measured_by_the_zygote_against_the_baseline():
-    from autograder.tasks import get_spec
+    from autograder.cases.tasks import get_spec
 
     case = next(c for c in get_spec("vectorized_gradients").cases if c.kind == "timing")
     rng = np.random.default_rng(0)
@@ -268,7 +273,7 @@ def test_timing_is_measured_by_the_zygote_against_the_baseline():
 
 
 def test_a_timing_answer_over_the_output_limit_is_refused_at_the_warm_up():
-    from autograder.tasks import get_spec
+    from autograder.cases.tasks import get_spec
 
     case = next(c for c in get_spec("vectorized_gradients").cases if c.kind == "timing")
     rng = np.random.default_rng(2)
@@ -308,7 +313,7 @@ def waited_helper(X, Y, params):
 
 @needs_bwrap
 def test_timing_counts_or_refuses_work_moved_to_other_processes():
-    from autograder.tasks import get_spec
+    from autograder.cases.tasks import get_spec
 
     case = next(c for c in get_spec("vectorized_gradients").cases if c.kind == "timing")
     rng = np.random.default_rng(1)

@@ -1,15 +1,15 @@
 """Inside the Gradescope container: grade ``submission/*.ipynb`` and write ``results.json``.
 
-Run by the package's ``run_autograder`` (see :mod:`autograder.gradescope`)::
+Run by the package's ``run_autograder`` (see :mod:`autograder.deploy.gradescope`)::
 
-    python -P -m autograder.gradescope_run [--root /autograder] [--prepare] [--no-bwrap]
+    python -P -m autograder.deploy.gradescope_run [--root /autograder] [--prepare] [--no-bwrap]
 
 The root folder (default ``/autograder``, or ``$AUTOGRADER_ROOT``) holds ``source/`` (the
 unpacked package, with ``course_root/`` inside), ``submission/``, ``submission_metadata.json``
 and ``results/``. ``--prepare`` (called by ``setup.sh``) only locks the files and checks the
 sandbox.
 
-Grading is :func:`autograder.runner.grade_submission` with the hardened sandbox: bubblewrap
+Grading is :func:`autograder.engine.runner.grade_submission` with the hardened sandbox: bubblewrap
 when the container allows it (checked by starting one), otherwise rlimits and an unprivileged
 uid. Before grading, :func:`lock` removes the "other" permission bits of the grader's files
 (the package's folder, and the installed ``course``/``autograder`` packages when they live under
@@ -17,7 +17,7 @@ the root) so the student's process, which runs as an unprivileged uid, cannot re
 the source notebook or the task specs, even without bubblewrap. Only the sandbox's harness stays
 readable.
 
-``results.json`` follows Gradescope's format (:func:`autograder.exports.gradescope_results`):
+``results.json`` follows Gradescope's format (:func:`autograder.outputs.exports.gradescope_results`):
 hidden cases are ``after_published`` and say only passed/failed. Everything printed goes to
 the autograder's stdout, which students do not see (``stdout_visibility: hidden``).
 """
@@ -75,11 +75,12 @@ def lock(root: Path | str) -> list[Path]:
     """``chmod o=`` the grader's files under ``root``; returns the folders locked.
 
     Locks ``source/`` and, when they are installed under ``root`` (the package's venv), the
-    ``course`` and ``autograder`` packages. The sandbox harness (``autograder/harness.py``) and
+    ``course`` and ``autograder`` packages. The sandbox harness (``autograder/sandbox/harness.py``) and
     the folders above it stay traversable (``o=x``, not listable) and readable, because the
     unprivileged sandbox process starts from it. Nothing outside ``root`` is changed.
     """
-    from autograder import gradescope, sandbox
+    from autograder.deploy import gradescope
+    from autograder.sandbox import launcher as sandbox
 
     paths = layout(root)
     root = paths["root"].resolve()
@@ -105,7 +106,7 @@ def lock(root: Path | str) -> list[Path]:
 # --------------------------------------------------------------------------- sandbox check
 def bwrap_usable() -> tuple[bool, str]:
     """Start one bubblewrap sandbox with a trivial test; ``(works, why not)``."""
-    from autograder import sandbox
+    from autograder.sandbox import launcher as sandbox
 
     if sandbox.bwrap_path() is None:
         return False, "bwrap is not installed"
@@ -157,9 +158,9 @@ def student_id(metadata: Path) -> str:
 
 def grade(root: Path | str, use_bwrap: bool | None = None) -> dict:
     """Grade the submission under ``root``; returns the Gradescope results dict."""
-    from autograder import config as config_mod
-    from autograder import runner
-    from autograder.exports import gradescope_results
+    from autograder.engine import config as config_mod
+    from autograder.engine import runner
+    from autograder.outputs.exports import gradescope_results
 
     paths = layout(root)
     meta = json.loads(paths["package"].read_text(encoding="utf-8"))

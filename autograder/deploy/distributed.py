@@ -1,7 +1,7 @@
 """Grade on a Dask distributed cluster: one task per submission, plain results back.
 
 ``fnn-grade grade ASSIGNMENT --scheduler ADDRESS`` uses :func:`grade_on_cluster`, which returns
-a ``map_fn`` for :func:`autograder.runner.grade_all`. The coordinator (the machine that runs the
+a ``map_fn`` for :func:`autograder.engine.runner.grade_all`. The coordinator (the machine that runs the
 command) keeps its role: it decides which students need grading, writes every result file as
 soon as it arrives, then the gradebook and the exports. Workers only grade.
 
@@ -13,7 +13,7 @@ What crosses the wire
   it in the trusted grader process; it never enters a sandbox. On an untrusted network use a
   ``tls://`` scheduler address (Dask's TLS security) so nobody can read it in transit.
 * worker -> coordinator: the JSON-serializable result dict of
-  :func:`autograder.runner.grade_submission`. Student code runs only inside the worker's local
+  :func:`autograder.engine.runner.grade_submission`. Student code runs only inside the worker's local
   sandbox; no student object is ever pickled.
 
 Every worker reads the notebooks from the course folder (``submitted/`` and ``assignments/``)
@@ -89,7 +89,7 @@ def sandbox_uid(slot: int, pid: int | None = None) -> int:
 def grade_task(func: Callable[..., dict], kwargs: dict) -> dict:
     """Run ``func(**kwargs)`` on a worker with a sandbox uid of its own; returns the result.
 
-    ``func`` is :func:`autograder.runner.grade_submission` (or a wrapper of it); ``kwargs`` has
+    ``func`` is :func:`autograder.engine.runner.grade_submission` (or a wrapper of it); ``kwargs`` has
     ``course_root``, ``assignment``, ``student``, ``notebook_path`` and ``options``.
     """
     slot = _take_slot()
@@ -118,8 +118,8 @@ def code_digest() -> str:
 
 def describe_worker(course_root: str, assignment: str) -> dict:
     """What the coordinator checks on each worker before sending it work."""
-    from autograder import sandbox
-    from autograder.notebook_io import source_notebook_path
+    from autograder.sandbox import launcher as sandbox
+    from autograder.engine.notebook_io import source_notebook_path
 
     root = os.environ.get(COURSE_ROOT_ENV) or course_root
     return {"digest": code_digest(), "bwrap": sandbox.uses_bwrap(sandbox.Limits()),
@@ -157,7 +157,7 @@ def connect(scheduler):
 
 
 class ClusterMap:
-    """``map_fn`` for :func:`autograder.runner.grade_all` that grades on a Dask cluster.
+    """``map_fn`` for :func:`autograder.engine.runner.grade_all` that grades on a Dask cluster.
 
     Calling it submits one task per student (``pure=False`` and a unique key per run, so equal
     arguments are never merged) and yields results as they complete. After a call,
@@ -250,7 +250,7 @@ class ClusterMap:
 
 
 def _load_secret(course_root: str) -> bytes:
-    from autograder import config as config_mod
+    from autograder.engine import config as config_mod
 
     return config_mod.load_secret(course_root)
 
@@ -261,7 +261,8 @@ def expected_fingerprint(kwargs: dict) -> str:
     A worker that read another notebook (a stale copy of the course folder, another path)
     returns another fingerprint, and its result is refused.
     """
-    from autograder import notebook_io, runner
+    from autograder.engine import notebook_io
+    from autograder.engine import runner
 
     root, assignment = kwargs["course_root"], kwargs["assignment"]
     notebook = kwargs.get("notebook_path")

@@ -1,6 +1,6 @@
 """Start a sandbox for one submission and collect one outcome per test case (trusted side).
 
-The sandbox runs ``autograder/harness.py`` (a NumPy "zygote" that forks a fresh child per test)
+The sandbox runs ``autograder/sandbox/harness.py`` (a NumPy "zygote" that forks a fresh child per test)
 under bubblewrap when ``bwrap`` is installed:
 
 * an unprivileged uid (65534 or a per-worker uid), new user, pid, net, ipc, uts and cgroup
@@ -56,11 +56,11 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import harness
+from autograder.sandbox import harness
 
 HERE = Path(__file__).resolve().parent
 HARNESS = HERE / "harness.py"
-TESTFUNCS = HERE / "testfuncs.py"
+TESTFUNCS = HERE.parent / "cases" / "testfuncs.py"
 NOBODY = 65534
 
 

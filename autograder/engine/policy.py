@@ -1,6 +1,6 @@
 """Static scan of a student's solution cells (``ast`` only: nothing is executed).
 
-Rules (the action of each, ``"zero"`` or ``"report"``, comes from :mod:`autograder.config`):
+Rules (the action of each, ``"zero"`` or ``"report"``, comes from :mod:`autograder.engine.config`):
 
 ==================  =============================================================
 rule                flagged when a cell ...

@@ -1,6 +1,6 @@
-"""Task specs, one module per assignment: ``autograder.tasks.<assignment>.SPEC``.
+"""Task specs, one module per assignment: ``autograder.cases.tasks.<assignment>.SPEC``.
 
-Each module builds an :class:`autograder.spec.AssignmentSpec` whose cases are shared by the
+Each module builds an :class:`autograder.cases.spec.AssignmentSpec` whose cases are shared by the
 in-notebook checks (``autograder.checks``) and the batch grader.
 """
 from __future__ import annotations

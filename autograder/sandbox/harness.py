@@ -18,7 +18,7 @@ float and complex dtypes are accepted, so object arrays (pickles) can never cros
 Zygote protocol (one zygote = one submission)
 ---------------------------------------------
 parent -> zygote: one frame, the encoded job ``{"setup": [code], "cells": [code],
-"testfuncs": source of autograder/testfuncs.py, "max_output": bytes, "cases": [{"id",
+"testfuncs": source of autograder/cases/testfuncs.py, "max_output": bytes, "cases": [{"id",
 "function", "group", "kind", "timeout", "cpu", "memory_mb", "inputs", "repeats", "baseline",
 "warmup_inputs"}]}``. The zygote (NumPy already imported) forks a fresh child per test: the
 consecutive cases of one ``group`` (a test cell) share a child, every other case gets its own.
@@ -206,7 +206,7 @@ def decode_value(data: bytes, *, max_bytes: int = 1 << 28, make_callable=None):
 
 
 class CallableArg:
-    """Zygote-side stand-in for ``autograder.spec.CallableArg`` (re-encoded for the child)."""
+    """Zygote-side stand-in for ``autograder.cases.spec.CallableArg`` (re-encoded for the child)."""
 
     def __init__(self, name: str, arrays: dict):
         self.name, self.arrays = name, arrays

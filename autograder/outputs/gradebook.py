@@ -28,8 +28,8 @@ import warnings
 from pathlib import Path
 from typing import Iterable
 
-from autograder import notebook_io
-from autograder.config import result_path
+from autograder.engine import notebook_io
+from autograder.engine.config import result_path
 
 
 def import_api():
@@ -237,7 +237,7 @@ class Writer:
     with it for this process.
 
     ``put(result)`` sends only the student id: the writer reads the result that
-    :func:`autograder.runner.write_result` already stored. The writer has its own session, so
+    :func:`autograder.engine.runner.write_result` already stored. The writer has its own session, so
     an interrupt (Ctrl-C) stops grading but lets the writer store what was graded.
 
     Usage: ``w = Writer(root, assignment); w.put(result) ...; count = w.close()``.
@@ -246,7 +246,7 @@ class Writer:
     def __init__(self, course_root, assignment: str):
         self._errors = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.gradebook", str(Path(course_root).resolve()),
+            [sys.executable, "-m", "autograder.outputs.gradebook", str(Path(course_root).resolve()),
              assignment],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors,
             start_new_session=True, text=True)
@@ -288,7 +288,7 @@ def _feed(course_root, assignment: str, lines: Iterable[str]):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m autograder.gradebook COURSE_ROOT ASSIGNMENT``: write the stored result of
+    """``python -m autograder.outputs.gradebook COURSE_ROOT ASSIGNMENT``: write the stored result of
     every student id read from stdin (one per line); print the number written."""
     course_root, assignment = (argv if argv is not None else sys.argv[1:])[:2]
     os.nice(10)  # the writer yields the CPU to grading and catches up whenever a core is idle

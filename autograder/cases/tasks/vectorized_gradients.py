@@ -14,7 +14,7 @@ train_classifier(X_train, y_train)      test_train_classifier           5
 
 plus the written answer ``written_per_example_vs_batch`` (2 points, graded by hand).
 
-Vectorization: ``backprop`` on B=2048 is timed against ``autograder.testfuncs.baseline_backprop``
+Vectorization: ``backprop`` on B=2048 is timed against ``autograder.cases.testfuncs.baseline_backprop``
 in the same process; more than :data:`MAX_SLOWDOWN` times slower loses those points.
 Accuracy: the trained parameters are scored on the held-out quarter of the 8x8 digits
 (``course.data.train_test_split(seed=SPLIT_SEED, test_fraction=0.25)``): full marks from

@@ -7,7 +7,7 @@ to ``/autograder/submission/`` and runs ``/autograder/run_autograder``, which mu
 
     setup.sh            apt: bubblewrap, a Python >= 3.11 with venv; a venv in /autograder/venv;
                         pip install of the bundled wheel; then locks the grader's files
-    run_autograder      grades the submission with the hardened grader (autograder.gradescope_run)
+    run_autograder      grades the submission with the hardened grader (autograder.deploy.gradescope_run)
     requirements.txt    the runtime dependencies (the wheel declares them too)
     package.json        assignment name, fnn-course version, build time
     wheels/             fnn_course-<version>-py3-none-any.whl (packages ``course`` and
@@ -34,8 +34,8 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from autograder import config as config_mod
-from autograder.notebook_io import source_notebook_path
+from autograder.engine import config as config_mod
+from autograder.engine.notebook_io import source_notebook_path
 
 DIST_NAME = "fnn_course"
 PACKAGES = ("course", "autograder")
@@ -70,7 +70,7 @@ if [ -f "$SOURCE/wheels/OFFLINE" ]; then
 fi
 "${PIP[@]}" "$SOURCE"/wheels/fnn_course-*.whl
 # Lock the grader's files (chmod o=) and check that the sandbox starts.
-"$ROOT/venv/bin/python" -P -m autograder.gradescope_run --root "$ROOT" --prepare
+"$ROOT/venv/bin/python" -P -m autograder.deploy.gradescope_run --root "$ROOT" --prepare
 """
 
 RUN_AUTOGRADER = r"""#!/usr/bin/env bash
@@ -79,7 +79,7 @@ set -uo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 PYTHON="${AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"
 cd "$ROOT"
-exec "$PYTHON" -P -m autograder.gradescope_run --root "$ROOT" "$@"
+exec "$PYTHON" -P -m autograder.deploy.gradescope_run --root "$ROOT" "$@"
 """
 
 
@@ -157,7 +157,7 @@ def build_package(course_root: Path | str, assignment: str, output: Path | str,
     Parameters
     ----------
     course_root : nbgrader course root (``assignments/<assignment>/<assignment>.ipynb``).
-    assignment : one of :data:`autograder.tasks.ASSIGNMENTS`.
+    assignment : one of :data:`autograder.cases.tasks.ASSIGNMENTS`.
     output : path of the zip to write (its folder is created).
     wheelhouse : optional folder of dependency wheels (``pip download numpy ...`` for the
         image's Python) to bundle: ``setup.sh`` then installs without the network.
@@ -172,7 +172,7 @@ def build_package(course_root: Path | str, assignment: str, output: Path | str,
         If ``assignment`` is unknown, its source notebook is missing, ``fnn_grade.json`` is
         invalid or ``wheelhouse`` holds no wheel.
     """
-    from autograder.tasks import ASSIGNMENTS
+    from autograder.cases.tasks import ASSIGNMENTS
 
     if assignment not in ASSIGNMENTS:
         raise ValueError(f"assignment must be one of {ASSIGNMENTS}, got {assignment!r}")

@@ -12,13 +12,13 @@ Other executors plug in through ``map_fn(func, kwargs_list)``: it must call
 ``func(**kwargs)`` for every dict of ``kwargs_list`` (each holds plain strings and a JSON-able
 ``options`` dict) wherever it likes and yield the returned result dicts as they complete, in
 any order. ``fnn-grade grade --scheduler ADDRESS`` gets its ``map_fn`` from
-``autograder.distributed.grade_on_cluster(ADDRESS)``. On one machine, give each concurrent
+``autograder.deploy.distributed.grade_on_cluster(ADDRESS)``. On one machine, give each concurrent
 worker its own sandbox uid (``options["uid"]``; RLIMIT_NPROC counts processes per uid, so a
 fork bomb would otherwise starve the other sandboxes); the local pool does this itself.
 
-For every case of the assignment's spec (``autograder.tasks``) the parent derives the inputs from
+For every case of the assignment's spec (``autograder.cases.tasks``) the parent derives the inputs from
 ``HMAC(secret, assignment/student/case)``, computes the reference with the ``course`` library,
-sends only the inputs to the sandbox (:mod:`autograder.sandbox`) and judges the returned data
+sends only the inputs to the sandbox (:mod:`autograder.sandbox.launcher`) and judges the returned data
 with the case's ``compare``. Student code is never imported or executed here.
 """
 from __future__ import annotations
@@ -38,11 +38,13 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from autograder import config as config_mod
-from autograder import notebook_io, policy, sandbox
-from autograder.compare import redact_values
-from autograder.config import result_path
-from autograder.harness import Unsupported
+from autograder.engine import config as config_mod
+from autograder.engine import notebook_io
+from autograder.engine import policy
+from autograder.sandbox import launcher as sandbox
+from autograder.cases.compare import redact_values
+from autograder.engine.config import result_path
+from autograder.sandbox.harness import Unsupported
 
 GRADER_VERSION = "1"
 SETUP = "import numpy as np\n"
@@ -103,7 +105,7 @@ def grade_submission(course_root, assignment: str, student: str, notebook_path,
     student : student id (part of every case seed).
     notebook_path : the submitted notebook, or None to look for
         ``submitted/<student>/<assignment>/<assignment>.ipynb``.
-    options : settings from :func:`autograder.config.load_config` (plus ``uid``, ``secret``).
+    options : settings from :func:`autograder.engine.config.load_config` (plus ``uid``, ``secret``).
     uids : sandbox uids shared by several grading threads (see :func:`_local_map`): one is taken
         only while this submission's sandbox runs; None = ``options["uid"]``.
 
@@ -116,7 +118,7 @@ def grade_submission(course_root, assignment: str, student: str, notebook_path,
     faults), ``written`` and ``solutions`` (the student's cells), ``fingerprint``,
     ``sandbox``, ``sandbox_cpu_s`` and ``graded_at``.
     """
-    from autograder.tasks import get_spec
+    from autograder.cases.tasks import get_spec
 
     course_root = Path(course_root)
     options = dict(config_mod.DEFAULTS, **(options or {}))
@@ -333,7 +335,7 @@ def grade_all(course_root, assignment: str, students: Iterable[str], options: di
     ----------
     course_root, assignment : as in :func:`grade_submission`.
     students : student ids (folders under ``submitted/``).
-    options : settings (see :mod:`autograder.config`); ``jobs`` sets the local pool size.
+    options : settings (see :mod:`autograder.engine.config`); ``jobs`` sets the local pool size.
     map_fn : ``map_fn(func, kwargs_list) -> iterable of results`` (any order) that runs
         ``func(**kwargs)`` elsewhere, e.g. on a Dask cluster; default: a local thread pool of
         ``jobs`` threads, each driving one sandbox at a time.

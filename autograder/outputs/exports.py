@@ -17,7 +17,7 @@ import io
 import json
 from pathlib import Path
 
-from autograder.feedback import public_message
+from autograder.outputs.feedback import public_message
 
 
 def flag_summary(result: dict) -> str:

@@ -4,7 +4,7 @@ This file imports nothing but NumPy (no ``course``, no ``autograder``) so the sa
 batch grader can load it as a plain file. Two kinds of content:
 
 * scalar test functions ``f(x) -> float`` for the student's ``numerical_gradient``; a
-  :class:`autograder.spec.CallableArg` names one of them plus its parameter arrays and
+  :class:`autograder.cases.spec.CallableArg` names one of them plus its parameter arrays and
   :func:`build` turns it into a callable (in-process or inside the sandbox);
 * :func:`baseline_backprop`, the vectorized baseline a student's ``backprop`` is timed against.
 """

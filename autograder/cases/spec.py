@@ -19,7 +19,7 @@ or :class:`CallableArg`."""
 
 @dataclass(frozen=True)
 class CallableArg:
-    """A function argument, sent as data: the name of a function in ``autograder.testfuncs``
+    """A function argument, sent as data: the name of a function in ``autograder.cases.testfuncs``
     plus the arrays that parametrise it (the sandbox rebuilds it from the same registry)."""
 
     name: str
@@ -46,7 +46,7 @@ class Case:
         * ``"value"``: the student's return value for ``inputs``.
         * ``"timing"``: a dict ``{"student_s": float, "baseline_s": float, "output": value}``:
           best-of-n seconds of the student's function and of the numpy-only
-          ``autograder.testfuncs.<baseline>`` on copies of the same ``inputs``, called
+          ``autograder.cases.testfuncs.<baseline>`` on copies of the same ``inputs``, called
           alternately in the same process with BLAS on one thread and measured in process CPU
           time (``time.process_time``, robust to a loaded machine), and the student's return
           value (checked before the ratio is judged). See ``checks.time_against_baseline``.
@@ -55,7 +55,7 @@ class Case:
           measures the accuracy on it.
     grade_id : nbgrader grade_id of the test cell this case counts toward.
     baseline : for ``kind="timing"``, the name of the baseline function in
-        ``autograder.testfuncs`` (same signature as the student's function).
+        ``autograder.cases.testfuncs`` (same signature as the student's function).
     """
 
     name: str

@@ -11,7 +11,7 @@ Defaults live in :data:`DEFAULTS`. A course overrides any of them in an optional
 
 Command-line options (``--timeout``, ``--memory``, ``--jobs``) override the file.
 
-Policy actions (see :mod:`autograder.policy` for the rules): ``"zero"`` gives 0 points to every
+Policy actions (see :mod:`autograder.engine.policy` for the rules): ``"zero"`` gives 0 points to every
 test of the flagged function and records why; ``"report"`` only lists the flag in the summary,
 the CSV and the feedback.
 
