@@ -318,7 +318,7 @@ def test_testfuncs_registry_and_baseline():
     assert f(np.array([1.0, 2.0, 3.0])) == pytest.approx(14.0)
     with pytest.raises(ValueError, match="name must be one of"):
         testfuncs.build("nope", {})
-    from autograder.cases.tasks._common import one_hot_labels, random_params
+    from autograder.cases.helpers import one_hot_labels, random_params
     X, Y = rng.standard_normal((9, 6)), one_hot_labels(rng, 9, 4)
     params = random_params(rng, [6, 5, 3, 4])
     fast, ref = testfuncs.baseline_backprop(X, Y, params), reference_backprop(X, Y, params)

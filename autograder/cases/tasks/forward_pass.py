@@ -25,7 +25,7 @@ from course.network import MLP
 
 from ..compare import check_array, check_int
 from ..spec import AssignmentSpec, Case
-from ._common import as_float64, distinct_sizes, random_params
+from autograder.cases.helpers import as_float64, distinct_sizes, random_params
 
 NAME = "forward_pass"
 

@@ -22,7 +22,7 @@ from course import activations, gradcheck, losses
 from .. import testfuncs
 from ..compare import check_array
 from ..spec import AssignmentSpec, CallableArg, Case
-from ._common import as_float64, distinct_sizes, one_hot_labels
+from autograder.cases.helpers import as_float64, distinct_sizes, one_hot_labels
 
 NAME = "softmax_backward"
 NONFINITE_SOFTMAX = ("output contains NaN/inf for logits of 1000: subtract the max of each row "

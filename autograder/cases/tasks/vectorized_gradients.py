@@ -28,7 +28,7 @@ from course import activations, data, layers, losses, optim
 
 from ..compare import check_dict, kind_of
 from ..spec import AssignmentSpec, Case
-from ._common import as_float64, distinct_sizes, one_hot_labels, random_params
+from autograder.cases.helpers import as_float64, distinct_sizes, one_hot_labels, random_params
 
 NAME = "vectorized_gradients"
 KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")
