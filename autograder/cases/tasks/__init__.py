@@ -1,20 +1,116 @@
-"""Task specs, one module per assignment: ``autograder.cases.tasks.<assignment>.SPEC``.
+"""Where assignments come from: each one is a folder of the course root.
 
-Each module builds an :class:`autograder.cases.spec.AssignmentSpec` whose cases are shared by the
-in-notebook checks (``autograder.checks``) and the batch grader.
+An assignment is a self-contained unit, ``<course root>/assignments/<name>/``:
+
+* ``<name>.ipynb``: the nbgrader source notebook (solutions, visible and hidden tests);
+* ``cases.py``: the module that defines its graded cases as ``SPEC``, an
+  :class:`autograder.cases.spec.AssignmentSpec` (kept out of the student release by
+  ``nbgrader_config.py``).
+
+The batch grader, the in-notebook checks and ``make check`` all find an assignment here, so an
+instructor adds one by adding its folder; nothing in the package changes. Assignments whose
+cases still live in this package (``autograder/cases/tasks/<name>.py``) are found too.
+
+The course root is, in order: the ``course_root`` argument, the ``FNN_COURSE_ROOT`` environment
+variable, or the folder that holds this package (a clone of the course installed in editable
+mode, which is how ``make lab`` and ``make test`` install it).
 """
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
+import re
+import sys
+import threading
+from pathlib import Path
 
-from ..spec import AssignmentSpec
+from autograder.cases.spec import AssignmentSpec
 
-ASSIGNMENTS = ("forward_pass", "softmax_backward", "vectorized_gradients")
-"""Names of the graded assignments (folders under ``assignments/``)."""
+CASES_FILE = "cases.py"
+NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+"""An assignment name: a folder name that is also a Python identifier (at most 64 characters)."""
+_BUILTIN = Path(__file__).resolve().parent
+_LOCK = threading.Lock()
+_LOADED: dict[Path, AssignmentSpec] = {}
 
 
-def get_spec(name: str) -> AssignmentSpec:
-    """The :class:`AssignmentSpec` of assignment ``name``; ValueError for an unknown name."""
-    if name not in ASSIGNMENTS:
-        raise ValueError(f"name must be one of {ASSIGNMENTS}, got {name!r}")
-    return importlib.import_module(f"{__name__}.{name}").SPEC
+def default_course_root() -> Path:
+    """The course root used when none is given (see the module docstring)."""
+    env = os.environ.get("FNN_COURSE_ROOT")
+    if env:
+        return Path(env).resolve()
+    return Path(__file__).resolve().parents[3]
+
+
+def _root(course_root) -> Path:
+    return Path(course_root).resolve() if course_root is not None else default_course_root()
+
+
+def list_assignments(course_root=None) -> tuple[str, ...]:
+    """Names of the graded assignments of a course root, sorted: folders
+    ``assignments/<name>/`` that hold ``<name>.ipynb`` and a case module (``cases.py``, or a
+    module in this package)."""
+    folder = _root(course_root) / "assignments"
+    if not folder.is_dir():
+        return ()
+    names = []
+    for path in sorted(folder.iterdir()):
+        name = path.name
+        if not (NAME_PATTERN.fullmatch(name) and (path / f"{name}.ipynb").is_file()):
+            continue
+        if (path / CASES_FILE).is_file() or (_BUILTIN / f"{name}.py").is_file():
+            names.append(name)
+    return tuple(names)
+
+
+def get_spec(name: str, course_root=None) -> AssignmentSpec:
+    """The :class:`AssignmentSpec` of assignment ``name`` in ``course_root``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not an assignment of the course root (the message lists those that are).
+    """
+    root = _root(course_root)
+    if type(name) is not str or not NAME_PATTERN.fullmatch(name):
+        raise ValueError(f"name must be an assignment name (letters, digits, _), got {name!r}")
+    path = root / "assignments" / name / CASES_FILE
+    if path.is_file():
+        return _load_file(name, path.resolve())
+    if (_BUILTIN / f"{name}.py").is_file() and (root / "assignments" / name).is_dir():
+        return importlib.import_module(f"{__name__}.{name}").SPEC
+    known = list_assignments(root)
+    raise ValueError(f"name must be one of the assignments of {root} ({', '.join(known) or 'none'}),"
+                     f" got {name!r}")
+
+
+def _load_file(name: str, path: Path) -> AssignmentSpec:
+    """Import ``path`` once per process as module ``fnn_assignment_<name>`` and return its SPEC."""
+    with _LOCK:
+        if path in _LOADED:
+            return _LOADED[path]
+        module_name = f"fnn_assignment_{name}"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(module_name, None)
+            raise
+        result = getattr(module, "SPEC", None)
+        if not isinstance(result, AssignmentSpec):
+            raise ValueError(f"{path} must define SPEC, an AssignmentSpec; got "
+                             f"{type(result).__name__}")
+        if result.name != name:
+            raise ValueError(f"{path} defines SPEC.name {result.name!r}; expected {name!r} "
+                             "(the folder's name)")
+        _LOADED[path] = result
+        return result
+
+
+def __getattr__(attr: str):
+    if attr == "ASSIGNMENTS":  # the assignments of the default course root
+        return list_assignments()
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
