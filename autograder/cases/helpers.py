@@ -1,6 +1,8 @@
 """Small helpers shared by the task specs: random sizes and plain-NumPy references."""
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from course.backend import to_numpy
@@ -30,3 +32,13 @@ def random_params(rng: np.random.Generator, sizes: list[int]) -> dict[str, np.nd
         params[f"W{layer}"] = rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in)
         params[f"b{layer}"] = rng.standard_normal(n_out) * 0.1
     return params
+
+
+def variant_rng(assignment: str, student_id: str) -> np.random.Generator:
+    """The generator of a student's variant of an assignment: seeded from
+    ``SHA-256("assignment/student_id")``. It is public on purpose (the student's notebook
+    computes the same variant to show it); the secret seeds of the graded inputs are separate."""
+    if type(student_id) is not str or not student_id.strip():
+        raise ValueError(f"student_id must be a non-empty string, got {student_id!r}")
+    digest = hashlib.sha256(f"{assignment}/{student_id.strip()}".encode("utf-8", "replace")).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "big"))

@@ -14,7 +14,16 @@ import numpy as np
 
 Inputs = dict[str, Any]
 """Keyword arguments of the student function: ndarray, int, float, dict[str, ndarray]
-or :class:`CallableArg`."""
+or :class:`CallableArg`. Keys that start with :data:`PRIVATE_PREFIX` are for the trusted side
+only (e.g. the held-out data of a training task): they reach ``reference`` and ``compare`` but
+never the student's function."""
+
+PRIVATE_PREFIX = "_"
+
+
+def public_inputs(inputs: Inputs) -> Inputs:
+    """The keyword arguments the student's function is called with (private keys removed)."""
+    return {k: v for k, v in inputs.items() if not k.startswith(PRIVATE_PREFIX)}
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,11 @@ class Case:
     grade_id : nbgrader grade_id of the test cell this case counts toward.
     baseline : for ``kind="timing"``, the name of the baseline function in
         ``autograder.cases.testfuncs`` (same signature as the student's function).
+    per_student : ``make_inputs`` takes a second argument, the student's variant (a dict from
+        :attr:`AssignmentSpec.variant_of`), e.g. the network shape that student was given.
+    count_calls : names of other student functions whose calls are counted while ``function``
+        runs (e.g. ``("backprop", "sgd_step")`` for a training task). ``compare`` then receives
+        ``{"output": value, "calls": {name: count}}`` instead of the bare value.
     """
 
     name: str
@@ -68,6 +82,17 @@ class Case:
     hidden: bool = False
     kind: str = "value"
     baseline: str | None = None
+    per_student: bool = False
+    count_calls: tuple[str, ...] = ()
+
+    def inputs_for(self, rng: np.random.Generator, variant: dict | None = None) -> Inputs:
+        """Fresh inputs: ``make_inputs(rng)``, or ``make_inputs(rng, variant)`` for a
+        per-student case."""
+        if self.per_student:
+            if variant is None:
+                raise ValueError(f"case {self.name!r} needs the student's variant; got None")
+            return self.make_inputs(rng, variant)
+        return self.make_inputs(rng)
 
     def score(self, credit: bool | float) -> float:
         """Points earned for a ``credit`` returned by ``compare`` (bool or fraction in [0, 1])."""
@@ -88,6 +113,9 @@ class AssignmentSpec:
     functions : graded student functions; each is the grade_id of its solution cell.
     cases : every autograded test, visible and hidden.
     written : ``{grade_id: points}`` of the manually graded written answers (markdown cells).
+    variant_of : ``student_id -> dict``: the variant of the assignment a student works on (e.g.
+        layer sizes and activations), derived from the id alone so that the student's notebook
+        shows it (see :func:`autograder.cases.helpers.variant_rng`); None = one variant for all.
     """
 
     name: str
@@ -95,6 +123,7 @@ class AssignmentSpec:
     functions: tuple[str, ...]
     cases: tuple[Case, ...]
     written: dict[str, float] = field(default_factory=dict)
+    variant_of: Callable[[str], dict] | None = None
 
     @property
     def max_score(self) -> float:
