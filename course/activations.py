@@ -11,11 +11,10 @@ values and gradients and no warnings.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .validation import check_choice, check_float_array, check_same_shape
+from .validation import check_choice, check_float_array, check_real, check_same_shape
 
 SELU_LAMBDA = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -80,15 +79,10 @@ def relu(z):
     return xp.maximum(z, 0.0)
 
 
-def _check_subgradient(value, name):
-    if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-
-
 def relu_derivative(z, subgradient_at_zero: float = 0.0):
     """ReLU'(z): 1 for z > 0, 0 for z < 0, and ``subgradient_at_zero`` (any value in [0, 1] is a
-    valid subgradient) at exactly z = 0."""
-    _check_subgradient(subgradient_at_zero, "subgradient_at_zero")
+    valid subgradient) at exactly z = 0; a value outside [0, 1] raises ``ValueError``."""
+    subgradient_at_zero = check_real(subgradient_at_zero, "subgradient_at_zero", low=0.0, high=1.0)
     xp = _float_input(z)
     positive = xp.astype(z > 0, z.dtype)
     if subgradient_at_zero == 0:
@@ -134,12 +128,21 @@ def selu_derivative(z):
 
 
 # ----------------------------------------------------------------------------- softmax
+def _check_classes(z, axis):
+    """A softmax needs at least one entry along ``axis`` (the classes)."""
+    if z.ndim == 0 or not -z.ndim <= axis < z.ndim:
+        raise ValueError(f"axis must be a valid axis of z (ndim {z.ndim}), got {axis!r}")
+    if z.shape[axis] == 0:
+        raise ValueError(f"z must have at least one class along axis {axis}, got shape {tuple(z.shape)}")
+
+
 def softmax(z, axis: int = -1):
     """Softmax along ``axis``: y_k = exp(z_k - max z) / sum_j exp(z_j - max z).
 
     Subtracting the maximum changes nothing mathematically and keeps every exp <= 1.
     """
     xp = _float_input(z)
+    _check_classes(z, axis)
     shifted = z - xp.max(z, axis=axis, keepdims=True)
     e = xp.exp(shifted)
     return e / xp.sum(e, axis=axis, keepdims=True)
@@ -148,6 +151,7 @@ def softmax(z, axis: int = -1):
 def log_softmax(z, axis: int = -1):
     """log softmax(z) = z - max z - log sum_j exp(z_j - max z) (log-sum-exp trick)."""
     xp = _float_input(z)
+    _check_classes(z, axis)
     shifted = z - xp.max(z, axis=axis, keepdims=True)
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
 
@@ -216,8 +220,9 @@ def _with(fn, **kwargs):
 def get_activation(name: str, **kwargs) -> Activation:
     """Return the activation called ``name``.
 
-    Names: step, sigmoid, tanh, relu (kwarg ``subgradient_at_zero``), leaky_relu (``alpha``),
-    elu (``alpha``), selu, identity.
+    Names: step, sigmoid, tanh, relu (kwarg ``subgradient_at_zero`` in [0, 1]), leaky_relu
+    (``alpha``), elu (``alpha``), selu, identity. Every keyword argument is checked here, so a bad
+    value (``subgradient_at_zero=2``, ``alpha=float("nan")``) fails now, not at the first backward.
     """
     check_choice(name, "activation", ACTIVATIONS)
     forward, derivative, allowed = ACTIVATIONS[name]
@@ -226,12 +231,13 @@ def get_activation(name: str, **kwargs) -> Activation:
         raise ValueError(
             f"activation {name!r} accepts keyword arguments {sorted(allowed)}, got {sorted(unknown)}"
         )
+    kwargs = {key: check_real(value, key, **KWARG_RANGES.get(key, {})) for key, value in kwargs.items()}
     fwd_kwargs = {k: v for k, v in kwargs.items() if k != "subgradient_at_zero"}
-    for key, value in kwargs.items():
-        if not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"{key} must be a finite number, got {value!r}")
     return Activation(name, _with(forward, **fwd_kwargs), _with(derivative, **kwargs))
 
+
+# Allowed ranges of the keyword arguments (any finite number when absent).
+KWARG_RANGES = {"subgradient_at_zero": {"low": 0.0, "high": 1.0}}
 
 ACTIVATIONS = {
     "step": (step, step_derivative, ()),

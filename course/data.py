@@ -18,6 +18,9 @@ import os
 
 import numpy as np
 
+from .backend import get_namespace, to_numpy
+from .validation import as_array
+
 __all__ = [
     "load_digits",
     "load_mnist_subset",
@@ -123,8 +126,14 @@ def load_mnist_subset(scale=True):
     return X, y.copy()
 
 
+def _host_array(x, name):
+    """``x`` as a plain NumPy array: array-likes converted, masked arrays refused (see
+    ``course.validation.as_array``), arrays of another library brought to the host."""
+    return np.asarray(to_numpy(as_array(x, name, get_namespace("numpy"))))
+
+
 def _check_labels_1d(y, name="y"):
-    y = np.asarray(y)
+    y = _host_array(y, name)
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1-D with shape (B,), got shape {y.shape}")
     return y
@@ -214,8 +223,8 @@ def train_test_split(X, y, test_fraction=0.25, seed=0, stratify=True):
     X_train, X_test, y_train, y_test : ndarray
         Copies of the selected rows.
     """
-    X = np.asarray(X)
-    y = np.asarray(y)
+    X = _host_array(X, "X")
+    y = _host_array(y, "y")
     if X.ndim < 1 or y.ndim < 1:
         raise ValueError(f"X and y must have a leading batch axis, got shapes {X.shape} and {y.shape}")
     if X.shape[0] != y.shape[0]:
@@ -223,6 +232,8 @@ def train_test_split(X, y, test_fraction=0.25, seed=0, stratify=True):
             f"X and y must have the same number of rows, got X with {X.shape[0]} "
             f"(shape {X.shape}) and y with {y.shape[0]} (shape {y.shape})"
         )
+    if X.shape[0] == 0:
+        raise ValueError(f"X must hold at least one example, got shape {X.shape}")
     if not isinstance(test_fraction, numbers.Real) or not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be a number in (0, 1), got {test_fraction!r}")
     if stratify and y.ndim != 1:
@@ -263,8 +274,8 @@ def standardize(X_train, X_test):
     X_train_std, X_test_std : ndarray of float64
         Same shapes as the inputs.
     """
-    X_train = np.asarray(X_train, dtype=np.float64)
-    X_test = np.asarray(X_test, dtype=np.float64)
+    X_train = _host_array(X_train, "X_train").astype(np.float64)
+    X_test = _host_array(X_test, "X_test").astype(np.float64)
     if X_train.ndim != 2 or X_test.ndim != 2 or X_train.shape[1] != X_test.shape[1]:
         raise ValueError(
             "X_train and X_test must be 2-D with the same number of columns (B, n_in), "

@@ -20,7 +20,7 @@ import numpy as np
 
 from .activations import get_activation, softmax, softmax_vjp
 from .backend import array_namespace, asarray, get_namespace
-from .validation import check_float_array, check_shape
+from .validation import check_choice, check_float_array, check_shape
 
 
 def linear_forward(x, W, b):
@@ -153,20 +153,41 @@ def softmax_backward(dy, cache):
     return softmax_vjp(cache, dy)
 
 
-def init_weights(n_in: int, n_out: int, rng: np.random.Generator, init: str = "he", xp=None, dtype="float64"):
-    """Random weights (n_out, n_in) and zero biases (n_out,).
+INITS = ("he", "lecun", "glorot")
 
-    ``"he"``: N(0, 2 / n_in), suited to ReLU; ``"xavier"``: N(0, 1 / n_in), suited to sigmoid/tanh.
+
+def init_scale(init: str, n_in: int, n_out: int) -> float:
+    """Standard deviation of the initial weights of a layer with ``n_in`` inputs and ``n_out`` outputs.
+
+    ``"he"`` (He et al. 2015): sqrt(2 / n_in), for ReLU-like activations.
+    ``"lecun"`` (LeCun et al. 1998): sqrt(1 / n_in), for sigmoid, tanh and SELU.
+    ``"glorot"`` (Glorot and Bengio 2010, also called Xavier): sqrt(2 / (n_in + n_out)), which
+    balances the variance of the forward signal and of the backward gradient.
+    """
+    if init == "xavier":
+        raise ValueError(
+            "init 'xavier' is ambiguous: use 'glorot' for N(0, 2 / (n_in + n_out)) (Glorot and Bengio's "
+            "normal initialisation) or 'lecun' for N(0, 1 / n_in) (what 'xavier' used to mean here)"
+        )
+    check_choice(init, "init", INITS)
+    variances = {"he": 2.0 / n_in, "lecun": 1.0 / n_in, "glorot": 2.0 / (n_in + n_out)}
+    return math.sqrt(variances[init])
+
+
+def init_weights(n_in: int, n_out: int, rng: np.random.Generator, init: str = "he", xp=None, dtype="float64"):
+    """Random weights W (n_out, n_in) drawn from N(0, sigma^2) and zero biases b (n_out,).
+
+    ``init`` chooses sigma (see :func:`init_scale`): ``"he"`` N(0, 2 / n_in), ``"lecun"``
+    N(0, 1 / n_in), ``"glorot"`` N(0, 2 / (n_in + n_out)). W is rng.standard_normal((n_out, n_in))
+    times sigma, drawn in float64 and then cast to ``dtype``.
     """
     for name, value in (("n_in", n_in), ("n_out", n_out)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    scales = {"he": math.sqrt(2.0 / n_in), "xavier": math.sqrt(1.0 / n_in)}
-    if init not in scales:
-        raise ValueError(f"init must be one of {sorted(scales)}, got {init!r}")
-    W = rng.standard_normal((int(n_out), int(n_in))) * scales[init]
+    scale = init_scale(init, int(n_in), int(n_out))
+    W = rng.standard_normal((int(n_out), int(n_in))) * scale
     xp = get_namespace() if xp is None else xp
     return asarray(W.astype(dtype), xp), xp.zeros(int(n_out), dtype=getattr(xp, dtype))
 

@@ -217,3 +217,18 @@ def test_digits_match_scikit_learn_exactly():
     bunch = sklearn_load_digits()
     X, y = load_digits(scale=False)
     assert np.array_equal(X, bunch.data) and np.array_equal(y, bunch.target)
+
+
+def test_empty_and_masked_inputs_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"X must hold at least one example, got shape \(0, 2\)"):
+        data.train_test_split(np.zeros((0, 2)), np.zeros(0))
+    with pytest.raises(TypeError, match=r"y must be a plain array, got a masked array"):
+        data.one_hot(np.ma.masked_array([1, 2], mask=[0, 1]), 3)
+    with pytest.raises(TypeError, match=r"X_train must hold real numbers"):
+        data.standardize([["a", "b"]], [[1.0, 2.0]])
+
+
+def test_lists_are_accepted_like_arrays():
+    assert data.one_hot([0, 2], 3).tolist() == [[1, 0, 0], [0, 0, 1]]
+    X_train, X_test = data.standardize([[0.0], [2.0]], [[1.0]])
+    assert X_train.tolist() == [[-1.0], [1.0]] and X_test.tolist() == [[0.0]]

@@ -118,3 +118,160 @@ def test_bad_input_gives_actionable_errors(call, message):
 def test_registry_covers_every_loss():
     for name, fn in L.LOSSES.items():
         assert L.get_loss(name) is fn
+
+
+# ----------------------------------------------------------------------------- library edges
+def _every_loss_on_a_batch(batch, classes=3):
+    """Valid arguments of every loss for a batch of ``batch`` examples (B may be 0)."""
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((batch, classes))
+    probs = softmax(z) if batch else np.zeros((0, classes))
+    labels = rng.integers(0, classes, batch)
+    v = (labels % 2).astype(float)
+    return {
+        "zero_one": (probs, labels),
+        "mse": (z, np.eye(classes)[labels]),
+        "binary_cross_entropy": (sigmoid(z[:, 0]) if batch else np.zeros(0), v),
+        "binary_cross_entropy_with_logits": (z[:, 0], v),
+        "cross_entropy": (probs, labels),
+        "softmax_cross_entropy": (z, labels),
+        "kl_divergence": (probs, probs),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(L.LOSSES))
+def test_an_empty_batch_is_refused_by_every_loss(name):
+    first_name = "z" if name in ("binary_cross_entropy_with_logits", "softmax_cross_entropy") else (
+        "p" if name == "kl_divergence" else "y_hat")
+    args = _every_loss_on_a_batch(0)[name]
+    with pytest.raises(ValueError, match=rf"{first_name} must hold at least one example, got shape \(0,"):
+        L.LOSSES[name](*args)
+
+
+@pytest.mark.parametrize("name", sorted(L.LOSSES))
+def test_every_loss_accepts_lists_tuples_and_matrices(name):
+    args = _every_loss_on_a_batch(4)[name]
+    loss, grad = L.LOSSES[name](*args)
+    as_lists = [a.tolist() for a in args]
+    loss_lists, grad_lists = L.LOSSES[name](*as_lists)
+    assert loss_lists == pytest.approx(loss, rel=1e-15) and type(grad_lists) is np.ndarray
+    assert to_numpy(grad_lists) == pytest.approx(to_numpy(grad), rel=1e-15)
+    as_tuples = [tuple(map(tuple, a)) if a.ndim == 2 else tuple(a) for a in args]
+    assert L.LOSSES[name](*as_tuples)[0] == pytest.approx(loss, rel=1e-15)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        as_matrices = [np.matrix(a) if a.ndim == 2 else a for a in args]
+    loss_m, grad_m = L.LOSSES[name](*as_matrices)
+    assert loss_m == pytest.approx(loss, rel=1e-15) and type(grad_m) is np.ndarray
+    assert to_numpy(grad_m).shape == to_numpy(grad).shape
+
+
+def test_integer_binary_targets_are_converted():
+    z = np.array([0.5, -1.0, 2.0])
+    as_float = L.binary_cross_entropy_with_logits(z, np.array([1.0, 0.0, 1.0]))
+    for y in (np.array([1, 0, 1]), [1, 0, 1], np.array([True, False, True])):
+        loss, grad = L.binary_cross_entropy_with_logits(z, y)
+        assert loss == as_float[0] and to_numpy(grad).tolist() == to_numpy(as_float[1]).tolist()
+
+
+def test_integer_one_hot_rows_equal_float_rows():
+    z = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
+    Y = np.array([[0, 1, 0], [0, 0, 1]])
+    assert L.softmax_cross_entropy(z, Y)[0] == L.softmax_cross_entropy(z, Y.astype(float))[0]
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(1, 6), st.integers(2, 6), st.floats(0.05, 5.0))
+def test_soft_labels_get_the_gradient_of_the_returned_loss(seed, batch, classes, temperature):
+    """Soft-label rows (non-negative, summing to 1) are accepted; the gradient is that of the
+    returned loss, checked against centred differences over random soft targets."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((batch, classes)) * 3
+    soft = softmax(rng.standard_normal((batch, classes)) / temperature)
+    assert _check_grad(L.softmax_cross_entropy, z, soft) < 1e-7
+    probs = softmax(0.3 * rng.standard_normal((batch, classes)))  # away from 0, where log is well conditioned
+    assert _check_grad(L.cross_entropy, probs, soft) < 1e-7
+    # the value is the soft-target mix of the one-hot losses: sum_k Y_bk (-log softmax(z_b)_k)
+    loss, _ = L.softmax_cross_entropy(z, soft)
+    one_hot_losses = np.stack([
+        [L.softmax_cross_entropy(z[b:b + 1], np.array([k]))[0] for k in range(classes)] for b in range(batch)
+    ])
+    assert loss == pytest.approx(float(np.sum(soft * one_hot_losses)) / batch, rel=1e-12)
+
+
+def test_soft_labels_worked_example():
+    z = np.array([[0.0, np.log(3.0)]])  # softmax = [0.25, 0.75]
+    loss, grad = L.softmax_cross_entropy(z, np.array([[0.3, 0.7]]))
+    assert loss == pytest.approx(-(0.3 * np.log(0.25) + 0.7 * np.log(0.75)))
+    assert to_numpy(grad) == pytest.approx(np.array([[0.25 - 0.3, 0.75 - 0.7]]), abs=1e-15)
+
+
+def test_soft_labels_with_extreme_logits_stay_finite():
+    z = np.array([[1000.0, -1000.0, 0.0]])
+    loss, grad = L.softmax_cross_entropy(z, np.array([[0.2, 0.5, 0.3]]))
+    assert loss == pytest.approx(0.5 * 2000 + 0.3 * 1000) and np.all(np.isfinite(grad))
+
+
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ([[0.3, 0.3, 0.0]], r"y must hold class probabilities: every row must sum to 1 .* got row 0 summing to 0.6"),
+        ([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0]], r"got row 1 summing to 2"),
+        ([[1.2, -0.2, 0.0]], r"y must hold class probabilities .* got negative values"),
+        ([[np.nan, 1.0, 0.0]], r"y contains NaN or infinite values"),
+    ],
+)
+def test_target_rows_that_are_not_distributions_are_refused(rows, message):
+    for loss in (L.softmax_cross_entropy, L.cross_entropy):
+        with pytest.raises(ValueError, match=message):
+            loss(np.full((len(rows), 3), 1 / 3), np.array(rows))
+
+
+def test_softmax_over_one_class_is_refused():
+    with pytest.raises(ValueError, match=r"z must have at least 2 columns .* got shape \(3, 1\): softmax over one class"):
+        L.softmax_cross_entropy(np.zeros((3, 1)), np.zeros(3, dtype=np.int64))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_probability_clipping_as_documented(dtype):
+    """y_hat is clipped to [eps, 1 - eps] (eps = machine epsilon of the dtype) before the log:
+    a certain wrong answer costs -log(eps) and its gradient is the formula at the clip point."""
+    eps = float(np.finfo(dtype).eps)
+    y_hat = np.array([0.0, 1.0], dtype=dtype)
+    y = np.array([1.0, 0.0], dtype=dtype)
+    loss, grad = L.binary_cross_entropy(y_hat, y)
+    assert loss == pytest.approx(-np.log(eps), rel=1e-5)
+    assert to_numpy(grad) == pytest.approx([-1 / eps / 2, 1 / eps / 2], rel=1e-5)
+    loss, grad = L.cross_entropy(np.array([[0.0, 1.0]], dtype=dtype), np.array([0]))
+    assert loss == pytest.approx(-np.log(eps), rel=1e-5)
+    assert to_numpy(grad)[0, 0] == pytest.approx(-1 / eps, rel=1e-5) and to_numpy(grad)[0, 1] == 0.0
+    loss, grad = L.kl_divergence(np.array([[1.0, 0.0]], dtype=dtype), np.array([[0.0, 1.0]], dtype=dtype))
+    assert loss == pytest.approx(-np.log(eps), rel=1e-5)
+    assert to_numpy(grad)[0, 0] == pytest.approx(-1 / eps, rel=1e-5)
+    assert "Probability clipping" in L.__doc__ and "eps" in L.binary_cross_entropy.__doc__
+
+
+def test_zero_one_loss_refuses_fractional_labels():
+    with pytest.raises(ValueError, match="y must hold whole-number class labels"):
+        L.zero_one_loss(np.array([0.2, 0.9]), np.array([0.5, 1.0]))
+
+
+_junk = st.one_of(
+    st.none(), st.text(max_size=3), st.booleans(), st.complex_numbers(allow_nan=False),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+    st.lists(st.one_of(st.floats(allow_nan=True), st.integers(-3, 3), st.text(max_size=1)), max_size=4),
+    st.lists(st.lists(st.floats(-10, 10), max_size=3), max_size=3),
+    st.builds(lambda shape: np.zeros(shape), st.lists(st.integers(0, 3), max_size=3)),
+    st.builds(lambda shape: np.ones(shape, dtype=np.int64), st.lists(st.integers(0, 3), max_size=3)),
+)
+
+
+@given(st.sampled_from(sorted(L.LOSSES)), _junk, _junk)
+def test_random_bad_input_gives_a_named_value_or_type_error(name, first, second):
+    """Whatever is passed, a loss returns or raises ValueError/TypeError naming an argument:
+    never AttributeError, IndexError or ZeroDivisionError from inside NumPy."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            L.LOSSES[name](first, second)
+    except (ValueError, TypeError) as err:
+        assert any(arg in str(err) for arg in ("y_hat", "y", "z", "p", "q")), str(err)

@@ -91,3 +91,54 @@ def test_ten_class_softmax_network_reaches_97_percent(digits_split):
     model = MLP([64, 256, 128, 10], hidden_activation="relu", output="softmax", rng=np.random.default_rng(1))
     fit(model, X_train, y_train, epochs=40, lr=0.05, batch_size=32, rng=np.random.default_rng(1), progress=False)
     assert model.accuracy(X_test, y_test) >= 0.97
+
+
+# ----------------------------------------------------------------------------- library edges
+@pytest.mark.parametrize("batch_size", [None, 2])
+def test_an_empty_training_set_is_refused(batch_size):
+    with pytest.raises(ValueError, match=r"X must hold at least one example, got shape \(0, 2\)"):
+        fit(MLP([2, 2]), np.zeros((0, 2)), np.zeros(0, dtype=np.int64), epochs=1, lr=0.1,
+            batch_size=batch_size, progress=False)
+    with pytest.raises(ValueError, match=r"X must hold at least one example, got shape \(0, 2\)"):
+        list(iterate_minibatches(np.zeros((0, 2)), np.zeros(0), 2, np.random.default_rng(0)))
+    with pytest.raises(ValueError, match=r"X_val must hold at least one example, got shape \(0, 2\)"):
+        fit(MLP([2, 2]), np.zeros((3, 2)), np.zeros(3, dtype=np.int64), epochs=1, lr=0.1,
+            X_val=np.zeros((0, 2)), y_val=np.zeros(0, dtype=np.int64), progress=False)
+
+
+def test_fit_accepts_lists_like_arrays():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((12, 2))
+    y = (X[:, 0] > 0).astype(np.int64)
+    from_arrays = MLP([2, 3, 2], rng=np.random.default_rng(1))
+    from_lists = MLP([2, 3, 2], rng=np.random.default_rng(1))
+    h_arrays = fit(from_arrays, X, y, epochs=3, lr=0.1, batch_size=5, progress=False)
+    h_lists = fit(from_lists, X.tolist(), y.tolist(), epochs=3, lr=0.1, batch_size=5, progress=False)
+    assert h_lists.loss == h_arrays.loss
+    batches = list(iterate_minibatches(X.tolist(), y.tolist(), 5, np.random.default_rng(0)))
+    assert [tuple(Xb.shape) for Xb, _ in batches] == [(5, 2), (5, 2), (2, 2)]
+
+
+def test_sgd_step_accepts_array_like_gradients_and_leaves_them_alone():
+    params = [{"W": np.array([[1.0, 2.0]]), "b": np.array([0.5])}]
+    grads = [{"W": [[0.5, -1.0]], "b": [1]}]
+    sgd_step(params, grads, lr=0.1)
+    assert params[0]["W"] == pytest.approx(np.array([[0.95, 2.1]])) and params[0]["b"] == pytest.approx([0.4])
+    assert grads == [{"W": [[0.5, -1.0]], "b": [1]}]
+
+
+@pytest.mark.parametrize(
+    "params, grads, lr, error, message",
+    [
+        ([{"W": np.zeros((1, 2))}], [{"b": np.zeros(1)}], 0.1, ValueError, r"grads\[0\] must be a dict with keys \['W'\], got \['b'\]"),
+        ([{"W": np.zeros((1, 2))}], [np.zeros((1, 2))], 0.1, ValueError, r"grads\[0\] must be a dict with keys \['W'\], got ndarray"),
+        ([{"W": np.zeros((1, 2))}], [{"W": "abc"}], 0.1, TypeError, r"grads\[0\]\['W'\] must hold real numbers"),
+        ([{"W": np.zeros((1, 2))}], [{"W": [1.0, 2.0]}], 0.1, ValueError, r"grads\[0\]\['W'\] must have shape \(1, 2\), got \(2,\)"),
+        ([{"W": [[0.0, 0.0]]}], [{"W": np.zeros((1, 2))}], 0.1, TypeError, r"params\[0\]\['W'\] must be an array, got list"),
+        ([{"W": np.zeros((1, 2))}], [{"W": np.zeros((1, 2))}], True, ValueError, r"lr must be a positive finite number, got True"),
+        ([{"W": np.zeros((1, 2))}], [], 0.1, ValueError, r"grads must have one entry per layer \(1\), got 0"),
+    ],
+)
+def test_sgd_step_bad_input(params, grads, lr, error, message):
+    with pytest.raises(error, match=message):
+        sgd_step(params, grads, lr)
