@@ -20,8 +20,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
+# JupyterLab serves the git-ignored workspace/ (your own copies of the lectures and assignments),
+# so the tracked notebooks never change.  A fresh copy of one lecture: make reset-lecture NB=03_forward_pass
 lab: setup student
 	@bash scripts/lab.sh
+
+.PHONY: reset-lecture
+reset-lecture:
+	@bash scripts/lab.sh reset "$(NB)"
 
 # Student copies of every assignment (solutions and hidden tests removed) under release/.
 ASSIGNMENTS := forward_pass softmax_backward vectorized_gradients

@@ -1,13 +1,25 @@
-"""Lecture widgets: the pure data functions on hand-checked cases, and the wrappers."""
+"""Lecture widgets: the pure data functions on hand-checked cases, the wrappers, the layout
+fixes (legends off the curves, fixed colour scales, readable graphs, a useful empty dashboard)
+and the package boundary between the numeric core and its teaching views.
+
+Screenshots of every widget state checked here are written to artifacts/widgets/ (git-ignored).
+"""
 
 import io
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import ipywidgets as W
 import numpy as np
 import pytest
 
 from course import widgets
+from course.widgets import plots
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "artifacts" / "widgets"
 
 
 def _png(fig):
@@ -85,6 +97,21 @@ def test_relu_subgradient_every_alpha_in_range_is_below(alpha):
 def test_relu_subgradient_rejects_alpha_outside_unit_interval(alpha):
     with pytest.raises(ValueError, match="alpha"):
         widgets.relu_subgradient_data(alpha)
+
+
+def test_relu_line_data_marks_where_an_invalid_slope_crosses():
+    z = [-1.0, 0.0, 2.0]
+    steep = widgets.relu_line_data(1.5, z=z)
+    np.testing.assert_array_equal(steep["line"], [-1.5, 0.0, 3.0])
+    np.testing.assert_array_equal(steep["above"], [False, False, True])
+    assert steep["below"] is False
+    negative = widgets.relu_line_data(-0.5, z=z)
+    np.testing.assert_array_equal(negative["above"], [True, False, False])
+    assert negative["below"] is False
+    for slope in (0.0, 0.3, 1.0):
+        assert widgets.relu_line_data(slope)["below"] is True
+    with pytest.raises(ValueError, match="slope"):
+        widgets.relu_line_data(float("inf"))
 
 
 # ---------------------------------------------------------------- CE vs MSE
@@ -262,6 +289,69 @@ def test_moving_a_control_changes_the_figure(make, control, capsys):
     assert _png(box.figure) != before
 
 
+def test_relu_widget_reaches_invalid_slopes_and_warns_in_red():
+    box = widgets.relu_subgradient_widget()
+    slider = next(c for c in _sliders(box) if isinstance(c, W.FloatSlider))
+    assert slider.min < 0.0 and slider.max > 1.0, "the slider must reach invalid slopes"
+    title = box.figure._suptitle
+    assert "valid subgradient" in title.get_text()
+    slider.value = 1.5
+    assert "NOT a subgradient" in title.get_text() and "z > 0" in title.get_text()
+    assert title.get_color() == plots.WARNING_COLOR
+    ax_f = box.figure.axes[0]
+    crossing = next(line for line in ax_f.get_lines() if line.get_label().startswith("above"))
+    assert np.isfinite(crossing.get_ydata()).any(), "the crossing part of the line is not drawn"
+    slider.value = -0.5
+    assert "z < 0" in title.get_text()
+    slider.value = 0.0
+    assert "NOT" not in title.get_text() and title.get_color() == "black"
+    assert not np.isfinite(crossing.get_ydata()).any()
+
+
+def test_softmax_heat_map_keeps_a_fixed_colour_scale():
+    box = widgets.softmax_explorer_widget(num_logits=3)
+    image = box.figure.axes[1].images[0]
+    temperature = next(c for c in _sliders(box) if isinstance(c, W.FloatLogSlider))
+    scales = []
+    for T in (0.1, 1.0, 10.0):
+        temperature.value = T
+        scales.append(image.get_clim())
+    limit = widgets.loss_views.JACOBIAN_COLOR_LIMIT
+    assert scales == [(-limit, limit)] * 3
+    bars = box.figure.axes[0]
+    assert bars.get_ylim()[0] == 0.0 and bars.get_ylim()[1] >= 1.0
+
+
+def test_graph_labels_are_readable():
+    box = widgets.graph_widget()
+    ax = box.figure.axes[0]
+    sizes = [t.get_fontsize() for t in ax.texts if t.get_text()]
+    assert sizes and min(sizes) >= 11, f"graph text sizes {sorted(set(sizes))}"
+    assert ax.title.get_fontsize() >= 13
+
+
+def test_crowded_graph_gets_a_taller_figure():
+    from course import graph
+    neuron = graph.sigmoid_neuron_example(w0=2.0, x0=-1.0, w1=-3.0, x1=-2.0, w2=-3.0)
+    d = widgets.graph_trace_data(neuron["f"])
+    fig, ax = plots.new_figure(1, 1, figsize=(12, 5))
+    plots.draw_graph(ax, d["nodes"], d["edges"], d["values"], d["grads"], d["ops"])
+    rows = max(sum(1 for p in plots.graph_layout(d["nodes"], d["edges"]).values() if p[0] == col)
+               for col in range(10))
+    assert rows == 4
+    assert fig.get_size_inches()[1] >= (rows - 1) * plots.GRAPH_ROW_POINTS / 72.0
+
+
+def test_empty_dashboard_has_sensible_axes_and_a_hint():
+    X_tr, y_tr, X_val, y_val = _toy_data()
+    box = widgets.training_dashboard_widget(X_tr, y_tr, X_val, y_val)
+    ax_loss, ax_acc = box.figure.axes
+    assert ax_loss.get_ylim() == (0.0, 2.5)
+    assert ax_acc.get_ylim() == (0.0, 1.02)
+    assert any("press Train" in t.get_text() for t in ax_loss.texts)
+    assert ax_acc.get_legend() is None, "no legend without curves"
+
+
 def test_softmax_widget_has_one_slider_per_logit_and_validates():
     box = widgets.softmax_explorer_widget(num_logits=3)
     names = [c.description for c in _sliders(box) if isinstance(c, W.FloatSlider)]
@@ -291,3 +381,85 @@ def test_dashboard_trains_only_on_button(capsys):
     expected = widgets.run_training(X_tr, y_tr, X_val, y_val, lr=1e-3, batch_size=None,
                                     num_hiddens=4, epochs=1, seed=0)
     assert history.loss == expected.loss, "the dashboard did not train full batch with its settings"
+
+
+# ---------------------------------------------------------------- legends and screenshots
+def _states():
+    """(name, widget box, function that moves it to the next state) for every widget state."""
+    X_tr, y_tr, X_val, y_val = _toy_data()
+
+    def set_value(kind, value, description=None):
+        def move(box):
+            control = next(c for c in _sliders(box) if isinstance(c, kind)
+                           and (description is None or c.description == description))
+            control.value = value
+        return move
+
+    def train(box):
+        set_value(W.IntSlider, 4, "epochs")(box)
+        box.train()
+
+    return [
+        ("step_vs_sigmoid", widgets.step_vs_sigmoid_widget, [("a10", set_value(W.FloatSlider, 10.0))]),
+        ("relu_subgradient", widgets.relu_subgradient_widget,
+         [("invalid_1.5", set_value(W.FloatSlider, 1.5)),
+          ("invalid_-0.5", set_value(W.FloatSlider, -0.5))]),
+        ("ce_vs_mse", widgets.ce_vs_mse_widget, [("v0", set_value(W.ToggleButtons, 0))]),
+        ("softmax_explorer", widgets.softmax_explorer_widget,
+         [("T0.1", set_value(W.FloatLogSlider, 0.1)), ("T10", set_value(W.FloatLogSlider, 10.0))]),
+        ("graph", widgets.graph_widget, [("x6", set_value(W.FloatSlider, 6.0, "x"))]),
+        ("training_dashboard",
+         lambda: widgets.training_dashboard_widget(X_tr, y_tr, X_val, y_val), [("trained", train)]),
+    ]
+
+
+def _overlap(a, b):
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_every_widget_state_keeps_legends_off_the_plots_and_is_saved_as_a_screenshot(capsys):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    checked = 0
+    for name, make, moves in _states():
+        box = make()
+        for state, move in [("start", None), *moves]:
+            if move is not None:
+                move(box)
+            fig = box.figure
+            path = SCREENSHOTS / f"{name}_{state}.png"
+            fig.savefig(path, dpi=90)  # also lays the figure out for the extents below
+            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+            for ax in fig.axes:
+                legend = ax.get_legend()
+                if legend is None:
+                    continue
+                covered = [other for other in fig.axes
+                           if _overlap(legend.get_window_extent(), other.get_window_extent())]
+                assert not covered, f"{name} ({state}): a legend covers a plot area"
+                checked += 1
+    assert checked >= 8, f"only {checked} legends were checked"
+
+
+def test_numeric_core_does_not_import_the_teaching_views():
+    core = sorted(p.stem for p in (REPO / "course").glob("*.py")
+                  if p.stem not in ("__init__", "plots"))  # plots.py: the old name of course.widgets.plots
+    assert {"activations", "losses", "network", "graph"} <= set(core)
+    code = ("import importlib, sys\n"
+            f"for name in {core!r}:\n"
+            "    importlib.import_module('course.' + name)\n"
+            "bad = [m for m in sys.modules if m.startswith('course.widgets') or m == 'ipywidgets']\n"
+            "print(bad)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", f"the numeric core imports {result.stdout.strip()}"
+
+
+def test_old_import_paths_still_work():
+    import course.plots
+    from course import plots as old_plots
+
+    assert old_plots is course.plots is widgets.plots
+    assert callable(old_plots.draw_graph) and callable(old_plots.plot_digits)
+    for name in widgets.__all__:
+        assert hasattr(widgets, name), name

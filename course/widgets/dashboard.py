@@ -1,4 +1,4 @@
-"""The live training dashboard of lecture 8: a pure training function and its widget."""
+"""The live training dashboard of lecture 9: a pure training function and its widget."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import ipywidgets as W
 import numpy as np
 
 from course import network, optim
-from course.plots import new_figure, plot_history, show_figure
-from course.widget_controls import SLIDER_LAYOUT, SLIDER_STYLE, positive_int, real_number, widget_box
+from course.widgets.plots import new_figure, plot_history, show_figure
+from course.widgets.controls import SLIDER_LAYOUT, SLIDER_STYLE, positive_int, real_number, widget_box
 
 _FULL_BATCH = 0  # batch-size slider value meaning "full batch" (a selection value cannot be None)
 
