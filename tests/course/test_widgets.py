@@ -455,11 +455,7 @@ def test_numeric_core_does_not_import_the_teaching_views():
     assert result.stdout.strip() == "[]", f"the numeric core imports {result.stdout.strip()}"
 
 
-def test_old_import_paths_still_work():
-    import course.plots
-    from course import plots as old_plots
-
-    assert old_plots is course.plots is widgets.plots
-    assert callable(old_plots.draw_graph) and callable(old_plots.plot_digits)
+def test_every_public_widget_name_is_exported():
+    assert callable(widgets.plots.draw_graph) and callable(widgets.plots.plot_digits)
     for name in widgets.__all__:
         assert hasattr(widgets, name), name
