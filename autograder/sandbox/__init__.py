@@ -1,1 +1,3 @@
-"""Running untrusted student code: the trusted launcher (bubblewrap, rlimits, warm templates) and the harness that runs inside the sandbox (wire codec, zygote, template)."""
+"""Running untrusted student code: the trusted launcher (bubblewrap, rlimits, warm templates)
+and the ``inside`` package that runs in the sandbox (wire codec, zygote, warm template,
+system-call filter, IPython stand-in)."""

@@ -1,21 +1,29 @@
 """Start a sandbox for one submission and collect one outcome per test case (trusted side).
 
-The sandbox runs ``autograder/sandbox/harness.py`` (a NumPy "zygote" that forks a fresh child per test)
-under bubblewrap when ``bwrap`` is installed:
+The sandbox runs the ``inside`` package (``autograder/sandbox/inside/``: a NumPy "zygote" that
+forks a fresh test process per test, see ``inside.zygote`` for the protocol) under bubblewrap
+when ``bwrap`` is installed:
 
 * an unprivileged uid (65534 or a per-worker uid), new user, pid, net, ipc, uts and cgroup
   namespaces (``--unshare-all``), a new session, an empty environment, ``--die-with-parent``;
 * a read-only root that contains only ``/usr`` (+ the ``/lib``, ``/lib64``, ``/bin`` symlinks),
-  NumPy's package folder and the harness; a minimal read-only ``/dev`` (``/dev/null`` still
-  works). The course folder, the gradebook, other submissions and the grader's tests are
-  simply not there;
-* rlimits set by the zygote (processes) and by each child (address space, CPU, file size, open
-  files, no core files), and a wall-clock timeout per test that kills the child's process group
-  and then every other process in the sandbox's own pid namespace.
+  the :data:`SANDBOX_PACKAGES` (NumPy, SciPy) and the ``inside`` package; a minimal read-only
+  ``/dev`` (``/dev/null`` still works). The course folder, the gradebook, other submissions
+  and the grader's tests are simply not there;
+* rlimits set by the zygote (processes) and by each test process (address space, CPU, file
+  size, open files, no core files), and a wall-clock timeout per test that kills the test
+  process's group and then every other process in the sandbox's own pid namespace;
+* a system-call filter (``inside.seccomp``) installed before any student code runs.
+
+The job sent to the sandbox holds the code and the cases' metadata only. The parent sends each
+call (a case's inputs, and the baseline's source for a baseline process) when the zygote asks
+for it, i.e. when that case's test process is ready; the zygote passes the bytes on without
+decoding them and wipes its buffer, so a test process never holds another case's inputs, a
+hidden input before its case, or (unless it is a baseline process) the baseline's source.
 
 Each grading worker keeps one *warm template* (``Limits.warm``, the default): a bubblewrap
 sandbox that imports NumPy once and then, for each submission, forks a fresh sandbox inside
-it with new mount, pid, IPC and network namespaces, its own ``/proc``, a private writable
+it with new mount, pid, IPC, network and UTS namespaces, its own ``/proc``, a private writable
 ``/tmp`` (a 16 MiB tmpfs), no capabilities at all, ``no_new_privs`` and no way to create user
 namespaces. That sandbox's first process (pid 1 there, so student code cannot kill it) is the
 submission's zygote; when it exits the kernel removes everything left in its pid namespace
@@ -23,24 +31,62 @@ before the template takes the next job, so nothing of one student is there for t
 the template itself never runs or even decodes student code. Where the template cannot set
 this up (a kernel without nested namespaces), each submission gets its own bubblewrap sandbox
 instead (``--cap-drop ALL``, ``--disable-userns``, an empty read-only ``/tmp``), with a warning.
+Only a template that cannot set up sandboxes switches templates off; a job it refuses or a
+zygote that fails costs that submission's cases (``sandbox_error``), never the rest of the run.
 
-Without bubblewrap the same harness runs with ``python -I -S`` (only the standard library and a
-folder holding nothing but a link to NumPy on ``sys.path``, so ``course`` and ``autograder``
-cannot be imported), rlimits, timeouts and an empty environment, as uid 65534 when the grader
-runs as root; a warning says what is missing (no file-system, network or pid isolation).
+Without bubblewrap the same code runs with ``python -I -S`` (only the standard library, the
+``inside`` package and a folder holding nothing but NumPy and SciPy on ``sys.path``, so
+``course`` and ``autograder`` cannot be imported), rlimits, timeouts, the system-call filter
+and an empty environment, as uid 65534 when the grader runs as root; a warning says what is
+missing (no file-system, network or pid isolation).
 
 If a test kills the zygote, or the sandbox stops answering, that test fails and a new sandbox
 runs the remaining tests: every case always gets an outcome.
 
-What it cannot stop: kernel exploits (the kernel is shared; there is no seccomp filter); side
-channels between sandboxes running at the same time (CPU, memory bandwidth); code reading its
-own process (a test's inputs, the student's other functions); without the warm template,
-``/proc/1/cmdline`` shows the host paths of the bound folders. Without bubblewrap there is no
-file-system, network or pid isolation at all: the code can read whatever the sandbox uid can read and open connections,
-and a sleeping ``setsid`` grandchild can outlive its test (CPU-bound ones die at RLIMIT_CPU).
+Kernel objects that the mount, pid, IPC and network namespaces do not isolate
+----------------------------------------------------------------------------
+Audited for the warm template, whose submissions share one user namespace (and, without
+bubblewrap, for the sandbox uid of the whole machine):
+
+* keyrings (``add_key``/``keyctl``/``request_key``: the user, user-session and persistent
+  keyrings belong to the uid in its user namespace, so a key would survive from one submission
+  to the next): closed by the system-call filter;
+* ``perf_event_open``, ``userfaultfd``, ``bpf``, ``io_uring``, ``syslog``, ``ptrace``,
+  ``process_vm_readv``/``writev``: refused by the filter;
+* ``personality`` (inherited settings such as no address randomisation): refused by the filter;
+* UTS hostname and domain name: a new UTS namespace per submission, and ``sethostname`` is
+  refused by the filter;
+* file locks and watches (``flock``, ``fcntl`` locks and ``F_NOTIFY``, ``inotify``,
+  ``fanotify``) on the read-only ``/usr`` that every sandbox shares: refused by the filter;
+* sockets of families the network namespace does not cover (``AF_VSOCK`` to the host of a
+  virtual machine, ``AF_NETLINK``, ...): refused by the filter (``AF_UNIX``, ``AF_INET``,
+  ``AF_INET6`` stay, inside an empty network namespace; abstract unix sockets belong to it);
+* rlimits and counters per uid (``RLIMIT_NPROC``, ``RLIMIT_SIGPENDING``, ``RLIMIT_MSGQUEUE``,
+  inotify instances): they count live processes and objects only, all gone when the
+  submission's pid namespace ends, so they carry nothing to the next one;
+* ``/dev/shm`` and ``/tmp``: ``/dev`` is read-only and ``/tmp`` is a new tmpfs per submission;
+  POSIX message queues and SysV IPC live in the per-submission IPC namespace;
+* the template's own memory: a submission is a fork of the template, which never decodes a
+  job and wipes each job's buffer before the next fork; what a submission writes stays in its
+  own copy-on-write pages.
+
+What it cannot stop
+-------------------
+Kernel exploits through the calls that remain allowed (the kernel is shared); side channels
+between sandboxes running at the same time (CPU, caches, memory bandwidth, ``/proc/loadavg``
+and other machine-wide ``/proc`` figures); code reading its own process (its own case's inputs,
+the student's other functions); on an architecture other than x86_64 and aarch64, the
+system-call filter (a warning says it is missing); without the warm template,
+``/proc/1/cmdline`` shows the host paths of the bound folders; a child process that does
+less than one clock tick (10 ms) of a timed call's work and is reaped within it is counted
+exactly only when its page faults or tick counters show it (``inside.zygote._timed_cpu``).
+Without bubblewrap there is no file-system, network or pid isolation at all: the code can read
+whatever the sandbox uid can read, see the machine's processes and open connections (the
+zygote still kills every process below it after each test: it is their subreaper).
 """
 from __future__ import annotations
 
+import ast
 import atexit
 import functools
 import importlib.util
@@ -56,12 +102,19 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.sandbox import harness
+import numpy as np
+
+from autograder.sandbox.inside import wire
+from autograder.sandbox.inside.main import BOOT
 
 HERE = Path(__file__).resolve().parent
-HARNESS = HERE / "harness.py"
+INSIDE = HERE / "inside"
+"""The package that runs inside the sandbox (bound read-only as ``inside``)."""
+HARNESS = INSIDE
 TESTFUNCS = HERE.parent / "cases" / "testfuncs.py"
 NOBODY = 65534
+SANDBOX_PACKAGES = ("numpy", "scipy")
+"""Packages importable inside the sandbox besides the standard library (when installed)."""
 
 
 @dataclass
@@ -100,15 +153,21 @@ def bwrap_path() -> str | None:
 
 
 @functools.lru_cache(maxsize=1)
-def _numpy_dirs() -> list[Path]:
-    spec = importlib.util.find_spec("numpy")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("NumPy is not installed in the grader's environment")
-    pkg = Path(list(spec.submodule_search_locations)[0]).resolve()
-    dirs = [pkg]
-    libs = pkg.parent / "numpy.libs"
-    if libs.is_dir():
-        dirs.append(libs)
+def _package_dirs() -> list[Path]:
+    """Folders of :data:`SANDBOX_PACKAGES` (and their ``<name>.libs`` folders from wheels);
+    NumPy must be installed, SciPy is optional."""
+    dirs = []
+    for name in SANDBOX_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            if name == "numpy":
+                raise RuntimeError("NumPy is not installed in the grader's environment")
+            continue
+        pkg = Path(list(spec.submodule_search_locations)[0]).resolve()
+        dirs.append(pkg)
+        libs = pkg.parent / f"{name}.libs"
+        if libs.is_dir():
+            dirs.append(libs)
     return dirs
 
 
@@ -118,12 +177,13 @@ class Runtime:
 
     Attributes
     ----------
-    site : folder holding only NumPy (``numpy/`` and, in wheels, ``numpy.libs/``).
-    harness : the harness script run inside the sandbox.
+    site : folder holding only the :data:`SANDBOX_PACKAGES` (``numpy/``, ``scipy/`` and, in
+        wheels, their ``.libs`` folders).
+    lib : folder holding only the ``inside`` package (the code run inside the sandbox).
     """
 
     site: Path
-    harness: Path
+    lib: Path
 
 
 def _traversable_by_all(path: Path) -> bool:
@@ -146,7 +206,7 @@ def _link_or_copy(src: str, dst: str) -> None:
 
 @functools.lru_cache(maxsize=1)
 def runtime() -> Runtime:
-    """NumPy and the harness where the sandbox user can read them.
+    """NumPy, SciPy and the ``inside`` package where the sandbox user can read them.
 
     When the grader runs as root, sandboxes run as another, unprivileged uid, which cannot read
     a course (and its ``.venv``) cloned under a private folder (a home folder of mode 700, a
@@ -154,16 +214,18 @@ def runtime() -> Runtime:
     the trusted side makes a root-owned, read-only, world-readable copy (hard links where the
     file system allows, else copies) in a new private folder under a world-traversable
     temporary folder, once per grading process, and removes it at exit. A grader that is not
-    root runs sandboxes as itself and uses its installation in place.
+    root runs sandboxes as itself and uses its installation in place (a folder of links).
     """
-    numpy_dirs = _numpy_dirs()
+    package_dirs = _package_dirs()
     if os.geteuid() != 0:  # sandboxes run as this user: a folder of links is enough
         root = Path(tempfile.mkdtemp(prefix="fnn-grade-runtime-"))
         atexit.register(shutil.rmtree, root, True)
         (root / "site").mkdir()
-        for folder in numpy_dirs:
+        (root / "lib").mkdir()
+        for folder in package_dirs:
             (root / "site" / folder.name).symlink_to(folder)
-        return Runtime(site=root / "site", harness=HARNESS)
+        (root / "lib" / "inside").symlink_to(INSIDE)
+        return Runtime(site=root / "site", lib=root / "lib")
     base = next((Path(b) for b in (tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm")
                  if os.path.isdir(b) and _traversable_by_all(Path(b).resolve())), None)
     if base is None:
@@ -173,15 +235,16 @@ def runtime() -> Runtime:
     atexit.register(shutil.rmtree, root, True)
     site = root / "site"
     site.mkdir()
-    for folder in numpy_dirs:
+    for folder in package_dirs:
         shutil.copytree(folder, site / folder.name, copy_function=_link_or_copy,
                         ignore=shutil.ignore_patterns("tests", "__pycache__"))
-    harness = root / "harness.py"
-    shutil.copy2(HARNESS, harness)
+    (root / "lib").mkdir()
+    shutil.copytree(INSIDE, root / "lib" / "inside",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for path in [root, *root.rglob("*")]:  # read-only for everyone, owner included
         if path.is_dir():
             os.chmod(path, 0o555)
-    return Runtime(site=site, harness=harness)
+    return Runtime(site=site, lib=root / "lib")
 
 
 def _python() -> str:
@@ -241,22 +304,20 @@ class _Launcher:
             files = runtime()
             for entry in sorted(files.site.iterdir()):
                 cmd += ["--ro-bind", os.path.realpath(entry), f"/sandbox/site/{entry.name}"]
-            cmd += ["--ro-bind", str(files.harness), "/sandbox/harness.py"]
+            cmd += ["--ro-bind", os.path.realpath(files.lib / "inside"), "/sandbox/lib/inside"]
             cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
                     "--remount-ro", "/tmp", "--remount-ro", "/dev", "--remount-ro", "/",
                     "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1",
                     "--setenv", "FNN_NPROC", nproc, "--chdir", "/tmp",
-                    self.python, "-I", "-S", "/sandbox/harness.py", "/sandbox/site",
+                    self.python, "-I", "-S", "-c",
+                    BOOT.format(lib="/sandbox/lib", site="/sandbox/site"),
                     "--template" if warm else "--sweep"]
             return cmd, {}, "/"
         files = runtime()
         self.tmp = tempfile.mkdtemp(prefix="fnn-sandbox-")  # an empty working folder
         os.chmod(self.tmp, 0o755)
         env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "FNN_NPROC": nproc}
-        site = str(files.site)
-        code = (f"import sys; sys.path.append({site!r}); "
-                f"sys.argv = ['harness', {site!r}]; "
-                f"exec(compile(open({str(files.harness)!r}).read(), 'harness.py', 'exec'))")
+        code = BOOT.format(lib=str(files.lib), site=str(files.site))
         return [self.python, "-I", "-S", "-c", code], env, self.tmp
 
     def popen_kwargs(self) -> dict:
@@ -272,8 +333,40 @@ class _Launcher:
 
 
 @functools.lru_cache(maxsize=1)
-def _testfuncs_source() -> str:
-    return TESTFUNCS.read_text(encoding="utf-8") if TESTFUNCS.exists() else ""
+def _testfuncs_sources() -> tuple[str, str]:
+    """``(full, public)`` source of ``cases/testfuncs.py``: the full one goes only to baseline
+    children; ``public`` to test children that get a ``CallableArg``: every statement but the
+    functions that ``build`` and ``FUNCTIONS`` do not use (the baselines and their helpers)."""
+    if not TESTFUNCS.exists():
+        return "", ""
+    full = TESTFUNCS.read_text(encoding="utf-8")
+    tree = ast.parse(full)
+    functions = {node.name: node for node in tree.body
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    others = [node for node in tree.body
+              if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    used, todo = set(), ["build", *(n.id for node in others for n in ast.walk(node)
+                                    if isinstance(n, ast.Name))]
+    while todo:
+        name = todo.pop()
+        if name in functions and name not in used:
+            used.add(name)
+            todo += [n.id for n in ast.walk(functions[name]) if isinstance(n, ast.Name)]
+    tree.body = [node for node in tree.body
+                 if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                 or node.name in used]
+    return full, ast.unparse(tree)
+
+
+def _has_callable(value) -> bool:
+    """Whether ``value`` (inputs: dicts, lists, tuples) holds a ``CallableArg``."""
+    if type(value).__name__ == "CallableArg":
+        return True
+    if isinstance(value, dict):
+        return any(_has_callable(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_callable(v) for v in value)
+    return False
 
 
 def _case_timeout(case: dict, limits: Limits) -> float:
@@ -283,7 +376,7 @@ def _case_timeout(case: dict, limits: Limits) -> float:
 class Started:
     """A sandbox process, from :func:`start`; :func:`release` hands it back.
 
-    ``warm`` boxes are templates (see ``harness.template_main``): they take one job after
+    ``warm`` boxes are templates (see ``inside.template``): they take one job after
     another, each in a fresh sandbox, and go back to a pool between submissions.
     """
 
@@ -298,12 +391,13 @@ class Started:
                                      stderr=self.stderr, env=env, cwd=cwd, close_fds=True,
                                      start_new_session=True, **self.launcher.popen_kwargs())
 
-    def send(self, payload: bytes) -> None:
-        """Send one encoded job (a one-job zygote then sees the end of its input)."""
-        self.proc.stdin.write(harness.frame(payload))
-        self.proc.stdin.flush()
-        if not self.warm:
-            self.proc.stdin.close()
+    def send(self, payload: bytes, deadline: float) -> bool:
+        """Send one frame (a job, or a call the zygote asked for); False if the sandbox did
+        not take it before ``deadline`` or is gone."""
+        try:
+            return wire.write_all(self.proc.stdin.fileno(), wire.frame(payload), deadline)
+        except (OSError, ValueError):
+            return False
 
     def stderr_tail(self) -> str:
         """The last 2,000 characters the sandbox wrote to stderr ("" once it is closed)."""
@@ -427,9 +521,11 @@ def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Lim
     cases : dicts with ``id`` (str), ``function`` (name to call), ``kind`` ("value", "timing"
         or "accuracy"), ``inputs`` (keyword arguments: arrays, numbers, dicts, CallableArg),
         optionally ``group`` (e.g. the test cell: consecutive cases of one group are answered
-        by one fresh test process, one after another)
-        and, for timing cases, ``baseline`` (name of a function in ``testfuncs.py``) and
-        ``warmup_inputs`` (other inputs for an untimed first call that warms the caches).
+        by one fresh test process, one after another), ``hidden`` (a visible case after a
+        hidden one of its group gets a fresh test process, so hidden inputs never reach a
+        visible answer) and, for timing cases, ``baseline`` (name of a function in
+        ``testfuncs.py``) and ``warmup_inputs`` (other inputs for an untimed first call that
+        warms the caches).
     limits : resource limits.
     stats : if given, ``stats["cpu"]`` accumulates the CPU seconds the sandboxes used.
 
@@ -437,7 +533,9 @@ def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Lim
     -------
     dict mapping case id to an outcome dict: ``status`` ("ok", "error", "timeout", "crash",
     "too_large", "bad_output", "sandbox_error"), ``message``, ``value`` (the decoded answer when
-    status is "ok"), ``elapsed`` and ``baseline_elapsed`` (seconds, timing cases).
+    status is "ok"), ``inputs_after`` (value and accuracy cases with status "ok": the inputs as
+    the function left them, to check that it did not change them in place), ``elapsed`` and
+    ``baseline_elapsed`` (seconds, timing cases).
     """
     outcomes: dict[str, dict] = {}
     pending = list(cases)
@@ -459,55 +557,92 @@ def _outcome(status: str, message: str = "", **extra) -> dict:
             "baseline_elapsed": None, **extra}
 
 
-def _run_once(setup, cells, pending, limits, outcomes, stats=None) -> bool:
-    """One sandbox over the pending cases. Returns False if it failed before the first test
-    (True when that sandbox was a warm template: the cases are then retried without one)."""
-    testfuncs = _testfuncs_source()
-    job = {"setup": setup, "cells": cells, "testfuncs": testfuncs,
-           "max_output": limits.max_output_mb << 20, "cases": []}
+def _job(setup, cells, pending, limits) -> dict:
+    """The job frame's value: code and case metadata, no inputs (see ``inside.zygote``)."""
+    job = {"setup": [str(code) for code in setup],
+           "cells": [np.frombuffer(str(code).encode("utf-8", "replace"), dtype=np.uint8)
+                     for code in cells],
+           "max_output": limits.max_output_mb << 20, "max_input": 1 << 30, "cases": []}
     for case in pending:
         timeout = _case_timeout(case, limits)
-        job["cases"].append({"id": case["id"], "function": case["function"],
-                             "group": case.get("group"),
-                             "kind": case.get("kind", "value"), "inputs": case["inputs"],
-                             "timeout": timeout, "cpu": int(timeout) + 1,
-                             "memory_mb": limits.memory_mb,
+        job["cases"].append({"id": str(case["id"]), "function": str(case["function"]),
+                             "group": case.get("group"), "hidden": bool(case.get("hidden")),
+                             "kind": case.get("kind", "value"), "timeout": timeout,
+                             "cpu": int(timeout) + 1, "memory_mb": limits.memory_mb,
                              "repeats": limits.timing_repeats,
-                             "baseline": case.get("baseline"),
-                             "warmup_inputs": case.get("warmup_inputs")})
+                             "warmup": case.get("warmup_inputs") is not None})
+    return job
+
+
+def _call(case: dict, call: str, which: str) -> bytes:
+    """The encoded call a child gets for ``case`` (see ``inside.zygote``): ``call`` is
+    "warmup" or "main", ``which`` is "cells" or "baseline"."""
+    inputs = case["warmup_inputs"] if call == "warmup" else case["inputs"]
+    full, public = _testfuncs_sources()
+    testfuncs = full if which == "baseline" else (public if _has_callable(inputs) else None)
+    return wire.encode_value({"function": case["function"], "baseline": case.get("baseline"),
+                              "testfuncs": testfuncs, "inputs": inputs,
+                              "return_inputs": case.get("kind", "value") != "timing"})
+
+
+def _run_once(setup, cells, pending, limits, outcomes, stats=None) -> bool:
+    """One sandbox over the pending cases. Returns False if it stopped before the first test
+    (True when that sandbox was a warm template that cannot set up sandboxes: the cases are
+    then retried with one-job sandboxes)."""
+    job = _job(setup, cells, pending, limits)
+    by_id = {str(case["id"]): case for case in pending}
+    calls: dict[tuple, bytes] = {}
     started_any = clean = retry = False
-    box = start_frame = None
+    box = first = None
     try:
         try:
             box = start(limits)
         except OSError as exc:
             _warn_once(f"sandbox failed to start: {exc}")
             return False
-        try:
-            box.send(harness.encode_value(job))
-        except OSError:
-            pass
+        box.send(wire.encode_value(job), time.monotonic() + 60.0)
         fd = box.proc.stdout.fileno()
-        current = None
         for case in job["cases"]:
             budget = case["timeout"] * (2 * case["repeats"] if case["kind"] == "timing" else 1)
             deadline = time.monotonic() + budget + 10.0
-            start_frame = _read_frame(fd, deadline)
-            if start_frame is None or _decode(start_frame) != {"start": case["id"]}:
+            first = _read_frame(fd, deadline)
+            message = _decode(first) if first is not None else None
+            if type(message) is dict and "rejected" in message:  # the job itself was refused
+                why = str(message["rejected"])[:300]
+                for other in job["cases"]:
+                    outcomes.setdefault(other["id"], _outcome(
+                        "sandbox_error", f"the sandbox could not read this submission: {why}"))
+                started_any = clean = True
+                break
+            if message != {"start": case["id"]}:
                 break
             started_any = True
-            current = case["id"]
-            head = _read_frame(fd, deadline)
-            value = _read_frame(fd, deadline, limit=(limits.max_output_mb << 20) + (1 << 16))
+            while True:  # the zygote asks for each call when its test process is ready
+                head = _read_frame(fd, deadline)
+                request = _decode(head) if head is not None else None
+                if type(request) is not dict or "need" not in request:
+                    break
+                key = (request.get("need"), request.get("call"), request.get("for"))
+                if (key[0] != case["id"] or key[1] not in ("warmup", "main")
+                        or key[2] not in ("cells", "baseline")):
+                    head = None
+                    break
+                if key not in calls:
+                    calls[key] = _call(by_id[case["id"]], key[1], key[2])
+                if not box.send(calls[key], deadline):
+                    head = None
+                    break
+            value = None
+            if head is not None:
+                value = _read_frame(fd, deadline, limit=(limits.max_output_mb << 20) + (1 << 16))
             if head is None or value is None:
                 timed_out = time.monotonic() >= deadline
-                outcomes[current] = _outcome(
+                outcomes[case["id"]] = _outcome(
                     "timeout" if timed_out else "crash",
                     "stopped after the time limit" if timed_out else
                     "the test process brought down the sandbox")
                 break
-            outcomes[current] = _judge_frames(head, value, case["id"])
-            current = None
+            outcomes[case["id"]] = _judge_frames(head, value, case["id"])
         else:
             tail = _decode(_read_frame(fd, time.monotonic() + 2.0) or b"")
             if type(tail) is dict and type(tail.get("stats")) is dict:
@@ -515,17 +650,23 @@ def _run_once(setup, cells, pending, limits, outcomes, stats=None) -> bool:
                 cpu = tail["stats"].get("cpu")
                 if stats is not None and type(cpu) is float:
                     stats["cpu"] = stats.get("cpu", 0.0) + cpu
+                if tail["stats"].get("filter"):
+                    _warn_once("student code runs without the system-call filter: "
+                               f"{str(tail['stats']['filter'])[:200]}")
     finally:
         if box is not None:
-            if not started_any and box.warm:  # the template could not set up a sandbox:
-                _no_template(box, box.stderr_tail() or _fault(start_frame))  # retry without
+            fault = "" if started_any else (_fault(first) or box.stderr_tail())
+            if not started_any and box.warm and fault.startswith(SETUP_FAILED):
+                _no_template(box, fault)  # this template cannot make sandboxes: retry without
                 retry = True
-            elif not started_any:
-                tail = box.stderr_tail()
-                if tail:
-                    _warn_once(f"sandbox failed to start: {tail}")
+            elif not started_any and fault:
+                _warn_once(f"a sandbox stopped before its first test: {fault}")
             release(box, clean)
     return started_any or retry
+
+
+SETUP_FAILED = "sandbox set-up failed"
+"""How a warm template's error frame starts when it cannot set up a submission's sandbox."""
 
 
 def _fault(data: bytes | None) -> str:
@@ -535,19 +676,19 @@ def _fault(data: bytes | None) -> str:
 
 
 def _read_frame(fd: int, deadline: float, limit: int = 1 << 22) -> bytes | None:
-    header = harness.read_exact(fd, 8, deadline)
+    header = wire.read_exact(fd, 8, deadline)
     if header is None:
         return None
     size = int.from_bytes(header, "big")
     if size > limit:
         return None
-    return harness.read_exact(fd, size, deadline)
+    return wire.read_exact(fd, size, deadline)
 
 
 def _decode(data: bytes):
     try:
-        return harness.decode_value(data)
-    except harness.WireError:
+        return wire.decode_value(data)
+    except wire.WireError:
         return None
 
 
@@ -563,15 +704,15 @@ def _judge_frames(head: bytes, value: bytes, case_id: str) -> dict:
     if status != "ok":
         return outcome
     try:
-        answer = harness.decode_value(value)
-    except harness.WireError as exc:
+        answer = wire.decode_value(value)
+    except wire.WireError as exc:
         return _outcome("bad_output", f"the answer could not be read: {exc}")
-    if type(answer) is not dict or len(answer) != 1:
-        return _outcome("bad_output", "the answer had an unexpected layout")
-    if "error" in answer:
+    if type(answer) is dict and set(answer) == {"error"}:
         outcome.update(status="error", message=str(answer["error"])[:500])
-    elif "ok" in answer:
+    elif type(answer) is dict and set(answer) in ({"ok"}, {"ok", "inputs_after"}):
         outcome["value"] = answer["ok"]
+        if "inputs_after" in answer:
+            outcome["inputs_after"] = answer["inputs_after"]
     else:
         return _outcome("bad_output", "the answer had an unexpected layout")
     return outcome

@@ -220,11 +220,11 @@ def test_each_submission_gets_a_fresh_sandbox_from_the_warm_template():
 
 
 BROKEN_TEMPLATE = """import sys
-sys.path[:0] = ['/sandbox', '/sandbox/site']
-import harness
-say = lambda message: harness.write_all(1, harness.frame(harness.encode_value(message)))
+sys.path[:0] = ['/sandbox/lib', '/sandbox/site']
+from inside import wire
+say = lambda message: wire.write_all(1, wire.frame(wire.encode_value(message)))
 say({'template': True})
-while harness.read_job(0) is not None:  # as if the kernel refused the namespaces
+while wire.read_frame_into(0, 1 << 31) is not None:  # as if the kernel refused the namespaces
     say({'error': 'sandbox set-up failed: unshare: Operation not permitted'})
 """
 
