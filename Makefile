@@ -20,25 +20,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-# JupyterLab serves the git-ignored workspace/ (your own copies of the lectures and assignments),
-# so the tracked notebooks never change.  A fresh copy of one lecture: make reset-lecture NB=03_forward_pass
-lab: setup student
+# JupyterLab serves the git-ignored workspace/ (your own copies), so the tracked notebooks never
+# change. Assignments come through a local nbgrader exchange (.exchange/, git-ignored): open
+# Nbgrader > Assignments, Fetch one (it lands in workspace/<assignment>/, which nothing
+# overwrites), work there, Submit.  A fresh copy of one lecture: make reset-lecture NB=03_forward_pass
+lab: setup
 	@bash scripts/lab.sh
 
 .PHONY: reset-lecture
 reset-lecture:
 	@bash scripts/lab.sh reset "$(NB)"
 
-# Student copies of every assignment (solutions and hidden tests removed) under release/.
-ASSIGNMENTS := forward_pass softmax_backward vectorized_gradients
+# Generate the student version of every assignment (release/) and release it to the local
+# exchange; an assignment whose source did not change since its last release is skipped.
 student: setup
-	@for a in $(ASSIGNMENTS); do \
-	  test -f release/$$a/$$a.ipynb || PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/nbgrader generate_assignment $$a --log-level=WARN || exit 1; \
-	done
+	@bash scripts/lab.sh release
 
-# Self-study: grade your copy of an assignment, hidden tests included.  make check NB=release/forward_pass/forward_pass.ipynb
+# Self-study: grade your fetched copy of an assignment, hidden tests included.
+#   make check NB=workspace/forward_pass/forward_pass.ipynb
 check: setup
-	@test -n "$(NB)" || { echo "usage: make check NB=path/to/assignment.ipynb"; exit 2; }
+	@test -n "$(NB)" || { echo "usage: make check NB=workspace/<assignment>/<assignment>.ipynb (your fetched copy)"; exit 2; }
 	$(BIN)/fnn-grade check "$(NB)"
 
 test: setup

@@ -216,6 +216,7 @@ def lab_server(tmp_path_factory):
         "JUPYTERLAB_SETTINGS_DIR": str(settings_dir),
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "RELEASE_ASSIGNMENTS": "0",  # lectures only: no nbgrader release into the repository
     })
     log = open(home / "server.log", "wb")
     process = subprocess.Popen(
