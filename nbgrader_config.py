@@ -27,6 +27,16 @@ c.CourseDirectory.source_directory = "assignments"
 c.ExecutePreprocessor.timeout = 60
 c.Execute.timeout = 60
 
+# Formgrader and nbgrader's feedback render notebooks with nbconvert's HTMLExporter. Sanitise
+# what they render: outputs through nbconvert's own sanitiser (sanitize_html), and markdown
+# cells (written answers) through a markdown filter that keeps only inert tags and http(s)/mailto
+# URLs: Formgrader's template renders nbgrader cells without nbconvert's sanitiser, so without
+# this filter a student's <script> would run with the instructor's Jupyter session.
+# Its template also prints the student's id and name unescaped: a preprocessor escapes them.
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.filters = {"markdown2html": "autograder.outputs.sanitize.markdown2html"}
+c.HTMLExporter.preprocessors = ["autograder.outputs.sanitize.EscapeStudentNames"]
+
 # What students see in place of a solution region: a hint instead of a bare NotImplementedError.
 c.ClearSolutions.code_stub = {
     "python": "# YOUR CODE HERE\n"
@@ -88,3 +98,20 @@ c.GenerateFeedback.preprocessors = [
     ReduceGradeCellErrors,
     CSSHTMLHeaderPreprocessor,
 ]
+
+
+# ---------------------------------------------------------------------------- local exchange
+# `make lab` (scripts/lab.sh) releases every assignment to a local exchange, the git-ignored
+# folder .exchange/ next to this file; learners fetch and submit with the Assignments tab
+# (their side is configured by the nbgrader_config.py that scripts/lab.sh writes into the
+# workspace) and `nbgrader collect <assignment>` here brings the submissions into submitted/.
+import os as _os  # noqa: E402
+
+# traitlets sets __file__ when it loads this file; code that executes it without a file name
+# gets the working directory instead
+_course_root = _os.path.dirname(_os.path.abspath(globals().get("__file__", "nbgrader_config.py")))
+c.Exchange.root = _os.path.join(_course_root, ".exchange")
+
+# An assignment folder holds its graded cases (cases.py) next to the source notebook: they stay
+# on the instructor's side and never reach the student release.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "cases.py"]

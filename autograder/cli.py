@@ -37,35 +37,55 @@ def _options(args) -> dict:
     return config_mod.load_config(args.course_root, overrides)
 
 
+def _emit(text: str, out) -> None:
+    """Print ``text`` to ``out``; what its encoding cannot show is shown as a ``\\x..`` escape."""
+    encoding = getattr(out, "encoding", None) or "utf-8"
+    print(text.encode(encoding, "backslashreplace").decode(encoding), file=out)
+
+
 def _summary(results: list[dict], out=sys.stdout) -> None:
-    width = max([len("student")] + [len(r["student"]) for r in results])
-    print(f"\n{'student':<{width}}  {'score':>13}  flags", file=out)
-    for r in sorted(results, key=lambda r: r["student"]):
+    """The score table, flags and grader errors of ``results``.
+
+    Student ids, flag details (which name the notebook's cells) and error messages come from
+    submissions: each is shown through :func:`autograder.outputs.safe.inert`, so an escape
+    sequence, a carriage return or a bidi override is printed as a visible escape and never acts
+    on the terminal; one student stays on one line.
+    """
+    from autograder.outputs.safe import inert
+
+    shown = {id(r): inert(r["student"]) for r in results}
+    width = max([len("student")] + [len(name) for name in shown.values()])
+    _emit(f"\n{'student':<{width}}  {'score':>13}  flags", out)
+    for r in sorted(results, key=lambda r: shown[id(r)]):
         flags = [f for f in r["flags"] if f["rule"] != "notebook_changed"]
         mark = f"{len(flags)} flag(s)" if flags else ""
-        print(f"{r['student']:<{width}}  {r['total']:>6g} / {r['max_total']:<4g}  {mark}", file=out)
+        _emit(f"{shown[id(r)]:<{width}}  {float(r['total']):>6g} / {float(r['max_total']):<4g}  "
+              f"{mark}", out)
     flagged = [r for r in results if r["flags"]]
     if flagged:
-        print("\nFlagged submissions:", file=out)
+        _emit("\nFlagged submissions:", out)
         for r in flagged:
             for f in r["flags"]:
                 action = "zeroed" if f["action"] == "zero" else "reported"
-                where = f" in {f['function']}" if f.get("function") else ""
-                print(f"  {r['student']}: [{f['rule']}, {action}]{where}: {f['detail']}", file=out)
-    errors = [(r["student"], e) for r in results for e in r.get("errors", [])]
-    for student, error in errors:
-        print(f"  grader error for {student}: {error}", file=out)
+                where = f" in {inert(f['function'])}" if f.get("function") else ""
+                _emit(f"  {shown[id(r)]}: [{inert(f['rule'])}, {action}]{where}: "
+                      f"{inert(f['detail'])}", out)
+    for r in results:
+        for error in r.get("errors", []):
+            _emit(f"  grader error for {shown[id(r)]}: {inert(error)}", out)
     if results:
-        mean = sum(r["total"] for r in results) / len(results)
-        print(f"\n{len(results)} students, mean {mean:.2f} / {results[0]['max_total']:g}", file=out)
+        mean = sum(float(r["total"]) for r in results) / len(results)
+        _emit(f"\n{len(results)} students, mean {mean:.2f} / {float(results[0]['max_total']):g}",
+              out)
 
 
 def cmd_grade(args) -> int:
-    from autograder.cases.tasks import ASSIGNMENTS
+    from autograder.cases.tasks import list_assignments
 
-    if args.assignment not in ASSIGNMENTS:
+    known = list_assignments(args.course_root)
+    if args.assignment not in known:
         print(f"error: unknown assignment {args.assignment!r}; expected one of "
-              f"{', '.join(ASSIGNMENTS)}", file=sys.stderr)
+              f"{', '.join(known)}", file=sys.stderr)
         return 2
     options = _options(args)
     students = runner.list_students(args.course_root, args.assignment, args.student)
@@ -115,19 +135,44 @@ def _finish_gradebook(writer, args, students, fresh) -> bool:
     try:
         writer.close()
     except Exception as exc:  # the results are safe on disk; say so
-        print(f"error: the gradebook was not updated ({type(exc).__name__}: {exc}); results "
-              f"are in grading/{args.assignment}/: run grade again", file=sys.stderr)
+        from autograder.outputs.safe import inert
+
+        _emit(f"error: the gradebook was not updated ({type(exc).__name__}: {inert(exc)}); "
+              f"results are in grading/{args.assignment}/: run grade again", sys.stderr)
         return False
+    finally:
+        _report_skipped(writer)
     return True
+
+
+def _report_skipped(writer) -> None:
+    """Name the students whose ids cannot go into the gradebook (Formgrader would show them
+    unescaped); their results are on disk and in every export."""
+    from autograder.outputs.safe import inert
+
+    for student in sorted(set(writer.skipped)):
+        _emit(f"warning: {inert(student)} not written to the gradebook: the student id holds "
+              "characters that Formgrader does not escape (rename the folder under submitted/)",
+              sys.stderr)
 
 
 def cmd_feedback(args) -> int:
     from autograder.outputs.feedback import write_feedback
 
     results = runner.load_results(args.course_root, args.assignment)
-    files = write_feedback(args.course_root, results)
+    problems: list = []
+    files = write_feedback(args.course_root, results, problems=problems)
     print(f"wrote {len(files)} feedback pages under {args.course_root}/feedback/")
-    return 0
+    return _report_problems("no feedback page", problems)
+
+
+def _report_problems(what: str, problems: list) -> int:
+    """Print each ``(student, reason)`` to stderr (inert); 1 if there was any, else 0."""
+    from autograder.outputs.safe import inert
+
+    for student, reason in problems:
+        _emit(f"error: {what} for {inert(student)}: {inert(reason)}", sys.stderr)
+    return 1 if problems else 0
 
 
 def cmd_export(args) -> int:
@@ -137,9 +182,10 @@ def cmd_export(args) -> int:
     default = (f"{args.assignment}_grades.csv" if args.format == "csv"
                else f"gradescope_{args.assignment}")
     out = Path(args.output or Path(args.course_root) / default)
-    files = export(results, args.format, out)
+    problems: list = []
+    files = export(results, args.format, out, problems=problems)
     print(f"wrote {len(files)} file(s) to {out}")
-    return 0
+    return _report_problems("no results.json", problems)
 
 
 def cmd_export_gradescope_autograder(args) -> int:
@@ -154,28 +200,31 @@ def cmd_export_gradescope_autograder(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from autograder.cases.tasks import ASSIGNMENTS
+    from autograder.cases.tasks import list_assignments
 
+    known = list_assignments(args.course_root)
     path = Path(args.notebook)
     assignment = args.assignment or path.stem
-    if assignment not in ASSIGNMENTS:
+    if assignment not in known:
         print(f"error: cannot tell the assignment from {path.name}; pass --assignment "
-              f"(one of {', '.join(ASSIGNMENTS)})", file=sys.stderr)
+              f"(one of {', '.join(known)})", file=sys.stderr)
         return 2
     options = _options(args)
     options["secret"] = secrets.token_hex(32)  # fresh inputs every time: nothing to memorise
     result = runner.grade_submission(args.course_root, assignment, "self-check", path, options)
     if args.json:
-        print(json.dumps(result, indent=1))
+        print(json.dumps(result, indent=1))  # ASCII JSON: escapes are data, not terminal codes
         return 0
+    from autograder.outputs.safe import inert
+
     for case in result["cases"]:
         mark = "PASS" if case["passed"] else "FAIL"
         hidden = " (hidden)" if case["hidden"] else ""
-        msg = "" if case["passed"] else f": {case['message']}"
-        print(f"{mark} {case['points']:g}/{case['max_points']:g} {case['function']}: "
-              f"{case['name']}{hidden}{msg}")
+        msg = "" if case["passed"] else f": {inert(case['message'])}"
+        _emit(f"{mark} {case['points']:g}/{case['max_points']:g} {case['function']}: "
+              f"{case['name']}{hidden}{msg}", sys.stdout)
     for flag in result["flags"]:
-        print(f"NOTE {flag['detail']}")
+        _emit(f"NOTE {inert(flag['detail'])}", sys.stdout)
     print(f"score: {result['total']:g} / {result['max_total']:g}")
     return 0
 

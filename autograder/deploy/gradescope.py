@@ -13,8 +13,9 @@ to ``/autograder/submission/`` and runs ``/autograder/run_autograder``, which mu
     wheels/             fnn_course-<version>-py3-none-any.whl (packages ``course`` and
                         ``autograder``), plus dependency wheels for an offline install
     course_root/        a minimal course root: assignments/<assignment>/<assignment>.ipynb (the
-                        grader reads the grade_ids from it), fnn_grade.json if the course has
-                        one, and .grader-secret, a secret of this package only
+                        grader reads the grade_ids from it) and its cases.py when the course
+                        has one, fnn_grade.json if the course has one, and .grader-secret, a
+                        secret of this package only
 
 The student's code never sees any of it: it runs in the bubblewrap sandbox (which shows only
 /usr, NumPy and the harness) as an unprivileged uid, and ``setup.sh``/``run_autograder``
@@ -157,7 +158,8 @@ def build_package(course_root: Path | str, assignment: str, output: Path | str,
     Parameters
     ----------
     course_root : nbgrader course root (``assignments/<assignment>/<assignment>.ipynb``).
-    assignment : one of :data:`autograder.cases.tasks.ASSIGNMENTS`.
+    assignment : an assignment of the course root
+        (:func:`autograder.cases.tasks.list_assignments`).
     output : path of the zip to write (its folder is created).
     wheelhouse : optional folder of dependency wheels (``pip download numpy ...`` for the
         image's Python) to bundle: ``setup.sh`` then installs without the network.
@@ -172,14 +174,15 @@ def build_package(course_root: Path | str, assignment: str, output: Path | str,
         If ``assignment`` is unknown, its source notebook is missing, ``fnn_grade.json`` is
         invalid or ``wheelhouse`` holds no wheel.
     """
-    from autograder.cases.tasks import ASSIGNMENTS
+    from autograder.cases.tasks import CASES_FILE, list_assignments
 
-    if assignment not in ASSIGNMENTS:
-        raise ValueError(f"assignment must be one of {ASSIGNMENTS}, got {assignment!r}")
     course_root = Path(course_root)
-    source = source_notebook_path(course_root, assignment)
+    source = source_notebook_path(course_root, str(assignment))
     if not source.is_file():
-        raise ValueError(f"source notebook of {assignment!r} not found at {source}")
+        raise ValueError(f"source notebook of assignment {assignment!r} not found at {source}")
+    assignments = list_assignments(course_root)
+    if assignment not in assignments:
+        raise ValueError(f"assignment must be one of {assignments}, got {assignment!r}")
     config_mod.load_config(course_root)  # refuse an invalid fnn_grade.json now, not on Gradescope
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -207,6 +210,10 @@ def build_package(course_root: Path | str, assignment: str, output: Path | str,
                 _zip_write(zf, "wheels/OFFLINE", b"install without the network\n")
             _zip_write(zf, f"{COURSE_DIR}/assignments/{assignment}/{source.name}",
                        source.read_bytes(), 0o600)
+            cases = source.parent / CASES_FILE
+            if cases.is_file():  # the assignment's graded cases, when the course defines them
+                _zip_write(zf, f"{COURSE_DIR}/assignments/{assignment}/{CASES_FILE}",
+                           cases.read_bytes(), 0o600)
             config = course_root / config_mod.CONFIG_FILE
             if config.is_file():
                 _zip_write(zf, f"{COURSE_DIR}/{config_mod.CONFIG_FILE}", config.read_bytes(), 0o600)

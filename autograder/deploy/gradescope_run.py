@@ -14,12 +14,26 @@ when the container allows it (checked by starting one), otherwise rlimits and an
 uid. Before grading, :func:`lock` removes the "other" permission bits of the grader's files
 (the package's folder, and the installed ``course``/``autograder`` packages when they live under
 the root) so the student's process, which runs as an unprivileged uid, cannot read the secret,
-the source notebook or the task specs, even without bubblewrap. Only the sandbox's harness stays
+the source notebook or the task specs, even without bubblewrap. Only the sandbox's own code stays
 readable.
 
-``results.json`` follows Gradescope's format (:func:`autograder.outputs.exports.gradescope_results`):
-hidden cases are ``after_published`` and say only passed/failed. Everything printed goes to
-the autograder's stdout, which students do not see (``stdout_visibility: hidden``).
+``results.json`` follows Gradescope's format (:func:`autograder.outputs.exports.gradescope_results`)
+and obeys one rule: **nothing a student can see before the instructor publishes the grades
+depends on a hidden case's outcome.** Gradescope shows each test by its own ``visibility`` and
+the overall score and output by the top-level ``visibility``. Hence:
+
+- hidden cases are tests with ``visibility = "after_published"`` (name, score, status, output);
+- the top-level score counts hidden points, so for an assignment with hidden cases the
+  top-level ``visibility`` is ``"after_published"``; visible cases stay ``"visible"`` (they are
+  the same for every outcome of the hidden ones);
+- no ``execution_time`` is written (a hidden case stopped at the time limit would lengthen
+  it); the time is printed to the log instead;
+- everything printed goes to the autograder's stdout, which students do not see
+  (``stdout_visibility = "hidden"``), and student-controlled names in it are inert.
+
+``tests/distributed/test_gradescope_hidden.py`` checks the rule field by field: the part of
+``results.json`` visible before publication is identical whether the hidden cases pass, fail or
+crash.
 """
 from __future__ import annotations
 
@@ -75,9 +89,10 @@ def lock(root: Path | str) -> list[Path]:
     """``chmod o=`` the grader's files under ``root``; returns the folders locked.
 
     Locks ``source/`` and, when they are installed under ``root`` (the package's venv), the
-    ``course`` and ``autograder`` packages. The sandbox harness (``autograder/sandbox/harness.py``) and
-    the folders above it stay traversable (``o=x``, not listable) and readable, because the
-    unprivileged sandbox process starts from it. Nothing outside ``root`` is changed.
+    ``course`` and ``autograder`` packages. The code that runs inside the sandbox
+    (:data:`autograder.sandbox.launcher.HARNESS`, a module or a package folder) stays readable
+    and the folders above it traversable (``o=x``, not listable), because the unprivileged
+    sandbox process starts from it. Nothing outside ``root`` is changed.
     """
     from autograder.deploy import gradescope
     from autograder.sandbox import launcher as sandbox
@@ -95,12 +110,21 @@ def lock(root: Path | str) -> list[Path]:
             done.append(folder)
     harness = sandbox.HARNESS.resolve()
     if root in harness.parents:
-        os.chmod(harness, stat.S_IMODE(harness.stat().st_mode) | 0o004)
+        _unlock_tree(harness)
         for folder in harness.parents:
             if folder == root or root not in folder.parents:
                 break
             os.chmod(folder, stat.S_IMODE(folder.stat().st_mode) | 0o001)
     return done
+
+
+def _unlock_tree(top: Path) -> None:
+    """Make the sandbox's own code (a file, or a package folder) readable by everyone again:
+    files ``o+r``, folders ``o+rx``."""
+    paths = [top] + ([p for p in top.rglob("*") if not p.is_symlink()] if top.is_dir() else [])
+    for path in paths:
+        extra = 0o005 if path.is_dir() else 0o004
+        os.chmod(path, stat.S_IMODE(path.stat().st_mode) | extra)
 
 
 # --------------------------------------------------------------------------- sandbox check
@@ -161,11 +185,13 @@ def grade(root: Path | str, use_bwrap: bool | None = None) -> dict:
     from autograder.engine import config as config_mod
     from autograder.engine import runner
     from autograder.outputs.exports import gradescope_results
+    from autograder.outputs.safe import inert
 
     paths = layout(root)
     meta = json.loads(paths["package"].read_text(encoding="utf-8"))
     assignment = meta["assignment"]
     course_root = paths["course_root"]
+    os.environ["FNN_COURSE_ROOT"] = str(course_root.resolve())  # where the assignment's cases are
     notebook, note = find_notebook(paths["submission"], f"{assignment}.ipynb")
     options = config_mod.load_config(course_root)
     if use_bwrap is None:
@@ -180,11 +206,11 @@ def grade(root: Path | str, use_bwrap: bool | None = None) -> dict:
         result = runner.grade_submission(course_root, assignment, student, notebook, options)
     out = gradescope_results(result)
     if note:
-        out["output"] = f"{note}\n{out['output']}"
-    print(f"student {student}, notebook {notebook}, sandbox {result['sandbox']}, "
+        out["output"] = f"{inert(note)}\n{out['output']}"
+    print(f"student {student}, notebook {inert(notebook)}, sandbox {result['sandbox']}, "
           f"score {result['total']:g} / {result['max_total']:g}")
     for error in result["errors"]:
-        print(f"grader error: {error}")
+        print(f"grader error: {inert(error)}")
     return out
 
 
@@ -216,14 +242,15 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # a fault of the grader: tell the staff in stdout, the student briefly
         traceback.print_exc(file=sys.stdout)
         results = {"score": 0.0, "tests": [], "visibility": "visible",
-                   "stdout_visibility": "hidden",
+                   "stdout_visibility": "hidden", "output_format": "text",
                    "output": "The autograder failed with an internal error; please tell the "
                              "course staff. Your submission was not graded."}
-    results["execution_time"] = round(time.monotonic() - start, 2)
-    path = layout(root)["results"]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=1), encoding="utf-8")
-    print(f"wrote {path}")
+    from autograder.outputs.exports import gradescope_json
+    from autograder.outputs.safe import atomic_write
+
+    path = atomic_write(layout(root)["results"], gradescope_json(results))
+    # not in results.json: the time depends on the hidden cases (e.g. one at the time limit)
+    print(f"wrote {path} after {time.monotonic() - start:.2f} s")
     return 0
 
 

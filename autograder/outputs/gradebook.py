@@ -13,6 +13,11 @@ For each student: the student and the submission are created or updated (with th
 source notebook carrying the student's answers (never executed) goes to
 ``autograded/<student>/<assignment>/`` with the same ``timestamp.txt``, which formgrader needs
 to open the submission and which nbgrader's feedback uses.
+
+Formgrader renders that copy as HTML without sanitising nbgrader cells, and puts the student id
+into its pages unescaped. Hence the copy shows each written answer as a literal text block (see
+:func:`inert_markdown`), carries no lone surrogate, and only student ids that need no escaping
+(:func:`autograder.outputs.safe.is_plain_id`) are written to the gradebook.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +36,7 @@ from typing import Iterable
 
 from autograder.engine import notebook_io
 from autograder.engine.config import result_path
+from autograder.outputs.safe import clean_unicode, inert, is_plain_id
 
 
 def import_api():
@@ -121,10 +128,12 @@ def autograded_notebook(result: dict, layout: notebook_io.Layout) -> dict:
 
     Only solution cells and written answers come from the student; hidden-test lines are
     removed from test cells so that nbgrader's feedback built from this copy cannot show them.
+    Written answers become literal text blocks (:func:`inert_markdown`), messages are inert and
+    lone surrogates are replaced, so the copy renders as plain text in Formgrader.
     """
     nb = json.loads(json.dumps(layout.raw))  # a deep copy, faster than copy.deepcopy
-    answers = dict(result.get("written") or {})
-    code = result.get("solutions") or {}
+    answers = {gid: inert_markdown(text) for gid, text in (result.get("written") or {}).items()}
+    code = {gid: clean_unicode(text) for gid, text in (result.get("solutions") or {}).items()}
     by_cell: dict[str, list[dict]] = {}
     for case in result["cases"]:
         by_cell.setdefault(case["grade_id"], []).append(case)
@@ -141,12 +150,22 @@ def autograded_notebook(result: dict, layout: notebook_io.Layout) -> dict:
         if gid in layout.tests:
             cell["source"] = _strip_hidden("".join(cell["source"]) if isinstance(
                 cell["source"], list) else cell["source"])
-            lines = [f"{'PASS' if c['passed'] else 'FAIL'} {c['name']}"
-                     + ("" if c["passed"] or c["hidden"] else f": {c['message']}")
+            lines = [f"{'PASS' if c['passed'] else 'FAIL'} {inert(c['name'])}"
+                     + ("" if c["passed"] or c["hidden"] else f": {inert(c['message'])}")
                      for c in by_cell.get(gid, [])]
             cell["outputs"] = [{"output_type": "stream", "name": "stdout",
                                 "text": "\n".join(lines) + "\n"}]
     return nb
+
+
+def inert_markdown(text) -> str:
+    """Markdown that shows ``text`` verbatim: a fenced code block longer than any run of
+    backticks in it, so no HTML, link, image or formula in ``text`` is rendered (MathJax does
+    not typeset code blocks). Lone surrogates become U+FFFD."""
+    text = clean_unicode(text)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
 
 
 def _strip_hidden(source: str) -> str:
@@ -240,10 +259,13 @@ class Writer:
     :func:`autograder.engine.runner.write_result` already stored. The writer has its own session, so
     an interrupt (Ctrl-C) stops grading but lets the writer store what was graded.
 
-    Usage: ``w = Writer(root, assignment); w.put(result) ...; count = w.close()``.
+    Usage: ``w = Writer(root, assignment); w.put(result) ...; count = w.close()``. Student ids
+    that are not plain (:func:`autograder.outputs.safe.is_plain_id`: HTML characters, control
+    characters, invalid Unicode) are not sent; they are listed in ``skipped``.
     """
 
     def __init__(self, course_root, assignment: str):
+        self.skipped: list[str] = []
         self._errors = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "autograder.outputs.gradebook", str(Path(course_root).resolve()),
@@ -253,6 +275,9 @@ class Writer:
 
     def put(self, result: dict) -> None:
         """Queue one result (already written to ``grading/``) for the gradebook."""
+        if not is_plain_id(result["student"]):
+            self.skipped.append(result["student"])
+            return
         try:
             self._proc.stdin.write(result["student"] + "\n")
             self._proc.stdin.flush()
