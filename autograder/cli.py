@@ -8,6 +8,7 @@ Run from the course root (or pass ``--course-root``)::
     fnn-grade export forward_pass --format csv|gradescope [-o PATH]
     fnn-grade export-gradescope-autograder forward_pass -o forward_pass.zip
     fnn-grade check my_copy.ipynb [--assignment forward_pass]        # self-study, hidden tests too
+    fnn-grade report forward_pass [-o report.html]                    # what the class got wrong
 
 Optional back-ends, imported only when used: ``autograder.deploy.distributed.grade_on_cluster(address)``
 returns a ``map_fn`` for :func:`autograder.engine.runner.grade_all`;
@@ -274,6 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
     limits(p)
     p.set_defaults(func=cmd_check)
+
+    from autograder.outputs.report import add_report_command
+
+    add_report_command(sub)
     return parser
 
 
