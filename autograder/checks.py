@@ -9,8 +9,14 @@ A test cell of an assignment calls, for example::
 Each case (``autograder.cases.tasks.<assignment>``) builds random non-square inputs, computes the
 reference with the ``course`` library and judges the student's answer with
 ``autograder.cases.compare`` (float64, rtol 1e-6, atol 1e-8). Inputs are copied before the call, so a
-function that changes its input in place is caught. Warnings raised by the student's code are
-recorded, never printed to stderr (nbgrader would count stderr as a failure).
+function that changes its input in place is caught, by the same rule as the batch grader
+(``compare.changed_inputs``). Warnings raised by the student's code are recorded, never printed
+to stderr (nbgrader would count stderr as a failure).
+
+The check also says, before the student submits, what the batch grader would refuse although
+it runs here: a module the grader's sandbox does not have (the rule of
+``autograder.engine.policy.module_available``, applied to what the function uses) and more code
+than the grader accepts (``policy.MAX_CODE_BYTES``). Both are printed as warnings on stdout.
 
 On success :func:`check` prints one short "passed" line and returns None (nbgrader: full
 credit). If a case fails it raises ``AssertionError`` with every failing case's message
@@ -28,7 +34,7 @@ from typing import Any, Callable
 import numpy as np
 
 from autograder.cases import testfuncs
-from autograder.cases.compare import redact_values
+from autograder.cases.compare import changed_inputs, in_place_message, redact_values
 from autograder.cases.spec import CallableArg, Case
 from autograder.cases.tasks import get_spec
 
@@ -50,25 +56,6 @@ def materialize(inputs: dict) -> dict:
         else:
             out[key] = copy.deepcopy(value)
     return out
-
-
-def _changed_inputs(before: dict, after: dict) -> list[str]:
-    """Names of the array inputs (or arrays inside dict inputs) that were modified."""
-    changed = []
-    for key, value in before.items():
-        now = after.get(key)
-        if type(value) is np.ndarray:
-            if type(now) is not np.ndarray or not np.array_equal(value, now):
-                changed.append(key)
-        elif type(value) is dict:
-            if type(now) is not dict:
-                changed.append(key)
-                continue
-            for sub, arr in value.items():
-                if type(arr) is np.ndarray and (type(now.get(sub)) is not np.ndarray
-                                                or not np.array_equal(arr, now[sub])):
-                    changed.append(f"{key}[{sub!r}]")
-    return changed
 
 
 def _describe_inputs(inputs: dict) -> str:
@@ -167,12 +154,94 @@ def run_case(case: Case, fn: Callable, rng: np.random.Generator) -> tuple[float,
             if err.startswith("raised"):
                 err += f" (called with {_describe_inputs(pristine)})"
             return 0.0, err, warned
-    changed = _changed_inputs(pristine, call_inputs)
+    changed = changed_inputs(pristine, call_inputs)  # a timing case's call_inputs stay unused,
+    # as the grader's timing runs report no inputs afterwards
     if changed:
-        return 0.0, (f"your function changed its input {', '.join(changed)} in place: "
-                     "work on a copy (e.g. x.copy()) or build a new array"), warned
+        return 0.0, in_place_message(changed), warned
     credit, message = case.compare(actual, expected, pristine)
     return float(credit), message, warned
+
+
+def _code_objects(code):
+    """``code`` and every code object nested in it (inner functions, comprehensions)."""
+    todo, out = [code], []
+    while todo and len(out) < 1000:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(c for c in current.co_consts if type(c) is type(code))
+    return out
+
+
+def grader_unavailable_modules(fn: Callable) -> list[str]:
+    """Top-level modules that ``fn`` (or a function of the notebook it calls) imports or uses
+    and that the batch grader's sandbox does not have, e.g. ``["sklearn"]``.
+
+    Looks at the ``import`` statements in the code and at the global names it reads (a module,
+    or a function or class imported from one); the rule is
+    :func:`autograder.engine.policy.module_available`, the one the grader's scan uses.
+    """
+    import dis
+
+    from autograder.engine import policy
+
+    found, seen, todo = set(), set(), [fn]
+    while todo and len(seen) < 200:
+        func = todo.pop()
+        code, names = getattr(func, "__code__", None), getattr(func, "__globals__", None)
+        if code is None or type(names) is not dict or id(code) in seen:
+            continue
+        seen.add(id(code))
+        for part in _code_objects(code):
+            for ins in dis.get_instructions(part):
+                if ins.opname == "IMPORT_NAME" and isinstance(ins.argval, str):
+                    found.add(ins.argval)
+                elif ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and isinstance(ins.argval, str):
+                    obj = names.get(ins.argval)
+                    if obj is None:
+                        continue
+                    module = (obj.__name__ if type(obj) is type(np)
+                              else getattr(obj, "__module__", None))
+                    if module == names.get("__name__"):
+                        todo.append(obj)  # a helper defined in the notebook
+                    elif isinstance(module, str):
+                        found.add(module)
+    packages = policy.sandbox_packages()
+    return sorted({m.split(".")[0] for m in found if m and m != "__main__"
+                   and not policy.module_available(m, packages)})
+
+
+def notebook_code_bytes() -> int | None:
+    """Bytes of the code cells run in this IPython kernel (each distinct text once), or None
+    outside IPython. An upper bound of what the grader counts (given cells count here too)."""
+    try:
+        shell = get_ipython()  # noqa: F821 - defined in IPython kernels only
+    except NameError:
+        return None
+    history = getattr(shell, "user_ns", {}).get("In")
+    if not isinstance(history, list):
+        return None
+    return sum(len(text.encode("utf-8", "surrogatepass"))
+               for text in set(history) if isinstance(text, str))
+
+
+def grader_warnings(function: str, fn: Callable) -> list[str]:
+    """What the batch grader would refuse about ``fn`` although it runs here (see the module
+    docstring); ``[]`` when nothing."""
+    from autograder.engine import policy
+
+    notes = []
+    try:
+        missing = grader_unavailable_modules(fn)
+    except Exception:  # noqa: BLE001 - a warning must never break the check
+        missing = []
+    for module in missing:
+        notes.append(f"warning: {function} uses {module}, but "
+                     f"{policy.unavailable_message(module)}: its tests will fail there")
+    size = notebook_code_bytes()
+    if size is not None and size > policy.MAX_CODE_BYTES:
+        notes.append(f"warning: this notebook runs {size} bytes of code; the grader accepts "
+                     f"at most {policy.MAX_CODE_BYTES} (outputs do not count)")
+    return notes
 
 
 def _failure(message: str) -> AssertionError:
@@ -215,6 +284,8 @@ def check(assignment: str, function: str, fn: Callable, *, hidden: bool = False,
                          f"in assignment {assignment!r}")
     if not callable(fn):
         raise _failure(f"{function} should be a function, got {type(fn).__name__}")
+    for note in grader_warnings(function, fn):
+        print(note)
     if seed is None:
         seed = secrets.randbits(63) if hidden else VISIBLE_SEED
     rng = np.random.default_rng(seed)

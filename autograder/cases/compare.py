@@ -161,6 +161,55 @@ def check_int(actual, expected: int, *, name: str = "output") -> tuple[bool, str
     return True, ""
 
 
+def changed_inputs(before: dict, after) -> list[str]:
+    """Names of the inputs a call changed in place; ``[]`` when every input is unchanged.
+
+    The rule shared by the in-notebook checks and the batch grader: a graded function must
+    leave its inputs as it found them.
+
+    Parameters
+    ----------
+    before : the case's inputs as built for the call (trusted): ndarrays, dicts of ndarrays,
+        numbers, callables; only the arrays (also inside dicts) are compared.
+    after : the same inputs after the call (untrusted: in the batch grader they come back from
+        the sandbox). Anything that is not a dict counts as every array input changed.
+
+    Returns
+    -------
+    list of str : e.g. ``["z"]`` or ``["params['W1']"]``, in the order of ``before``.
+    """
+    if type(after) is not dict:
+        after = {}
+    changed = []
+    for key, value in before.items():
+        now = after.get(key)
+        if type(value) is np.ndarray:
+            if not _same_array(value, now):
+                changed.append(key)
+        elif type(value) is dict:
+            if type(now) is not dict:
+                changed.append(key)
+                continue
+            changed.extend(f"{key}[{sub!r}]" for sub, arr in value.items()
+                           if type(arr) is np.ndarray and not _same_array(arr, now.get(sub)))
+    return changed
+
+
+def _same_array(reference: np.ndarray, other) -> bool:
+    """Whether the untrusted ``other`` is an ndarray of the same dtype, shape and values."""
+    if type(other) is not np.ndarray or other.dtype != reference.dtype:
+        return False
+    if other.shape != reference.shape:
+        return False
+    return bool(np.array_equal(reference, other, equal_nan=reference.dtype.kind in "fc"))
+
+
+def in_place_message(changed: Sequence[str]) -> str:
+    """What the student reads when :func:`changed_inputs` found changed inputs."""
+    return (f"your function changed its input {', '.join(changed)} in place: "
+            "work on a copy (e.g. x.copy()) or build a new array")
+
+
 def redact_values(message: str) -> str:
     """``message`` without the reference's numbers, for hidden tests.
 

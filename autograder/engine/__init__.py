@@ -1,1 +1,1 @@
-"""The grading engine on the trusted side: settings, reading notebooks as plain JSON, the policy scan, and the runner that prepares inputs, runs the sandbox and judges the answers."""
+"""The grading engine on the trusted side: settings, reading notebooks as plain JSON, the bounded analysis of a submission (magics, policy scan), and the runner that prepares inputs, runs the sandbox and judges the answers."""

@@ -40,12 +40,14 @@ DEFAULTS: dict = {
     "jobs": 2,                  # sandboxes in parallel
     "use_bwrap": None,          # None: use bubblewrap when installed
     "warm_sandboxes": True,     # a warm template per worker forks each fresh sandbox
-    "max_notebook_mb": 20,      # larger submissions are refused
+    "max_notebook_mb": 100,     # larger files are refused (a memory cap: outputs count here,
+                                # but the code limit is policy.MAX_CODE_BYTES, outputs aside)
     "policy": {
         "reference_library": "zero",  # import of course / autograder
         "ml_framework": "report",     # torch, jax, tensorflow
         "scipy_special": "report",    # scipy.special (ready-made softmax, expit, ...)
         "system_access": "report",    # subprocess, socket, ctypes
+        "unavailable_module": "report",  # a module the sandbox does not have (the import fails)
     },
 }
 

@@ -19,7 +19,16 @@ fork bomb would otherwise starve the other sandboxes); the local pool does this 
 For every case of the assignment's spec (``autograder.cases.tasks``) the parent derives the inputs from
 ``HMAC(secret, assignment/student/case)``, computes the reference with the ``course`` library,
 sends only the inputs to the sandbox (:mod:`autograder.sandbox.launcher`) and judges the returned data
-with the case's ``compare``. Student code is never imported or executed here.
+with the case's ``compare`` and the rule that inputs must be unchanged after the call
+(:func:`autograder.cases.compare.changed_inputs`, the in-notebook check's rule). Student code is never
+imported or executed here.
+
+One submission never stops the class: any exception while reading, scanning, running, decoding
+or judging one submission becomes that student's result with every case in status
+``"grader_error"``, total 0 and the reason in ``errors`` (no fingerprint, so the next run grades
+it again); :func:`grade_all` goes on with the others. The parent's CPU and memory per
+submission are bounded by :mod:`autograder.engine.analysis` (reading and scanning) and by the
+sandbox's answer limits.
 """
 from __future__ import annotations
 
@@ -32,21 +41,24 @@ import json
 import os
 import queue
 import threading
+import traceback
+import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
+from autograder.engine import analysis
 from autograder.engine import config as config_mod
 from autograder.engine import notebook_io
 from autograder.engine import policy
 from autograder.sandbox import launcher as sandbox
-from autograder.cases.compare import redact_values
+from autograder.cases.compare import changed_inputs, in_place_message, redact_values
 from autograder.engine.config import result_path
 from autograder.sandbox.harness import Unsupported
 
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"
 SETUP = "import numpy as np\n"
 """Trusted code run before the student's cells in every test process."""
 
@@ -76,10 +88,32 @@ def _limits(options: dict) -> sandbox.Limits:
 
 def fingerprint(notebook_bytes: bytes | None, secret: bytes, options: dict) -> str:
     """Identifies a grading run: same notebook, secret, grader and limits give the same value."""
+    return _fingerprint([b"<missing>" if notebook_bytes is None else notebook_bytes],
+                        secret, options)
+
+
+def fingerprint_file(path, secret: bytes, options: dict) -> str:
+    """:func:`fingerprint` of the file at ``path`` (None or unreadable: a missing notebook),
+    read in chunks so that a huge submission never sits in memory."""
+    def chunks():
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                yield block
+
+    if path is not None:
+        try:
+            return _fingerprint(chunks(), secret, options)
+        except OSError:
+            pass
+    return fingerprint(None, secret, options)
+
+
+def _fingerprint(chunks, secret: bytes, options: dict) -> str:
     h = hashlib.sha256()
     h.update(GRADER_VERSION.encode())
     h.update(hashlib.sha256(secret).digest())
-    h.update(notebook_bytes if notebook_bytes is not None else b"<missing>")
+    for chunk in chunks:
+        h.update(chunk)
     keys = ("timeout", "accuracy_timeout", "memory_mb", "nproc", "max_output_mb", "policy")
     h.update(json.dumps({k: options.get(k) for k in keys}, sort_keys=True).encode())
     return h.hexdigest()[:32]
@@ -94,9 +128,39 @@ def _case_record(case, status, message, earned=0.0) -> dict:
             "status": status, "message": str(message)[:1000]}
 
 
+def grader_error_result(assignment: str, student: str, reason: str, notebook=None) -> dict:
+    """The result of a submission the grader failed on: every case ``grader_error``, total 0,
+    the reason in ``errors``; no fingerprint, so that the next run grades it again."""
+    try:
+        from autograder.cases.tasks import get_spec
+
+        spec = get_spec(assignment)
+        cases = [_case_record(c, "grader_error", "the grader failed on this submission; "
+                              "the instructor has the details") for c in spec.cases]
+        max_total = spec.max_score
+    except Exception:  # noqa: BLE001 - an unknown assignment still gets a result
+        cases, max_total = [], 0.0
+    return {"assignment": str(assignment), "student": str(student),
+            "notebook": None if notebook is None else str(notebook), "cases": cases,
+            "total": 0.0, "max_total": max_total, "flags": [], "errors": [str(reason)[:2000]],
+            "written": {}, "solutions": {}, "sandbox": None, "sandbox_cpu_s": 0.0,
+            "fingerprint": None,
+            "graded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+
+
+def _failure_reason(exc: BaseException) -> str:
+    """``"grader error: <type>: <message>"`` and where it was raised (for the instructor)."""
+    frames = traceback.extract_tb(exc.__traceback__)[-3:]
+    where = "; ".join(f"{Path(f.filename).name}:{f.lineno} in {f.name}" for f in frames)
+    return f"grader error: {type(exc).__name__}: {str(exc)[:500]} (at {where})"
+
+
 def grade_submission(course_root, assignment: str, student: str, notebook_path,
                      options: dict | None = None, uids: queue.Queue | None = None) -> dict:
     """Grade one student's notebook in a sandbox and return a JSON-serializable result.
+
+    Never raises for a bad submission (nor for a fault of the grader on it): the result then
+    has every case in status ``"grader_error"`` and the reason in ``errors``.
 
     Parameters
     ----------
@@ -118,6 +182,13 @@ def grade_submission(course_root, assignment: str, student: str, notebook_path,
     faults), ``written`` and ``solutions`` (the student's cells), ``fingerprint``,
     ``sandbox``, ``sandbox_cpu_s`` and ``graded_at``.
     """
+    try:
+        return _grade(course_root, assignment, student, notebook_path, options, uids)
+    except Exception as exc:  # noqa: BLE001 - one submission never stops the class
+        return grader_error_result(assignment, student, _failure_reason(exc), notebook_path)
+
+
+def _grade(course_root, assignment, student, notebook_path, options, uids) -> dict:
     from autograder.cases.tasks import get_spec
 
     course_root = Path(course_root)
@@ -132,45 +203,42 @@ def grade_submission(course_root, assignment: str, student: str, notebook_path,
     fatal = None
     if notebook_path is None:
         notebook_path, fatal = notebook_io.find_submission(course_root, assignment, student, layout)
-    data = None
     if notebook_path is not None:
         result["notebook"] = str(notebook_path)
-        try:
-            data = Path(notebook_path).read_bytes()
-        except OSError:
-            data = None
-    result["fingerprint"] = fingerprint(data, secret, options)
-    extraction = notebook_io.Extraction(fatal=fatal)
+    result["fingerprint"] = fingerprint_file(notebook_path, secret, options)
+    read = {"fatal": fatal}
     if fatal is None:
-        extraction = notebook_io.extract(notebook_path, layout,
-                                         max_bytes=int(options["max_notebook_mb"]) << 20)
-    if extraction.fatal:
+        read = analysis.analyse(notebook_path, layout, course_root,
+                                max_bytes=int(options["max_notebook_mb"]) << 20)
+    if read["fatal"]:
         result["flags"].append({"rule": "invalid_notebook", "function": None,
-                                "detail": extraction.fatal, "action": "zero"})
-        result["cases"] = [_case_record(c, "invalid_notebook", extraction.fatal)
+                                "detail": read["fatal"], "action": "zero"})
+        result["cases"] = [_case_record(c, "invalid_notebook", read["fatal"])
                            for c in spec.cases]
         return result
-    result["written"] = extraction.answers
-    result["solutions"] = extraction.solutions
-    for gid, reason in extraction.problems.items():
+    result["written"] = read["answers"]
+    result["solutions"] = read["solutions"]
+    problems = read["problems"]
+    for gid, reason in problems.items():
         result["flags"].append({"rule": "bad_cell", "function": gid, "detail": reason,
                                 "action": "zero"})
-    for note in extraction.notes:
+    for note in read["notes"]:
         result["flags"].append({"rule": "notebook_changed", "function": None, "detail": note,
                                 "action": "report"})
-    flags = policy.scan_cells(extraction.solutions, options["policy"])
+    flags = policy.flags_of(read["program"], read["scans"], options["policy"])
     result["flags"].extend(flags)
-    zeroed = {f["function"]: f["detail"] for f in flags if f["action"] == "zero"}
+    zeroed = {f["function"]: (f"the cell {f['detail']}" if f["function"] else f["detail"])
+              for f in flags if f["action"] == "zero"}  # None: an added cell, every function
 
     records: dict[int, dict] = {}
     jobs, prepared = [], {}
     for index, case in enumerate(spec.cases):
-        if case.function in extraction.problems:
-            records[index] = _case_record(case, "bad_cell", extraction.problems[case.function])
+        if case.function in problems:
+            records[index] = _case_record(case, "bad_cell", problems[case.function])
             continue
-        if case.function in zeroed:
-            records[index] = _case_record(case, "policy", f"not graded: the cell "
-                                          f"{zeroed[case.function]} (course policy)")
+        why = zeroed.get(case.function, zeroed.get(None))
+        if why is not None:
+            records[index] = _case_record(case, "policy", f"not graded: {why} (course policy)")
             continue
         rng = np.random.default_rng(case_seed(secret, assignment, student, index, case.name))
         try:
@@ -187,7 +255,7 @@ def grade_submission(course_root, assignment: str, student: str, notebook_path,
             job["warmup_inputs"] = case.make_inputs(np.random.default_rng(
                 case_seed(secret, assignment, student, index, "warm-up " + case.name)))
         jobs.append(job)
-    cells = [extraction.solutions[g] for g in layout.solutions if g in extraction.solutions]
+    cells = [entry["code"] for entry in read["program"]]
     stats: dict = {}
     outcomes = {}
     if jobs:  # a sandbox slot (uid) is held only while the sandbox runs
@@ -224,6 +292,10 @@ def _judge(case, outcome, inputs, expected, errors) -> dict:
             return _case_record(case, "sandbox_error", "the timing runs did not complete")
         value = {"student_s": float(outcome["elapsed"]),
                  "baseline_s": float(outcome["baseline_elapsed"]), "output": value}
+    if "inputs_after" in outcome:  # the sandbox reports the inputs as the call left them
+        changed = changed_inputs(inputs, outcome["inputs_after"])
+        if changed:
+            return _case_record(case, "failed", in_place_message(changed))
     try:
         credit, message = case.compare(value, expected, inputs)
     except Exception as exc:  # the comparison must never crash the batch
@@ -283,11 +355,8 @@ def _up_to_date(course_root, assignment, student, secret, options) -> bool:
         return False
     layout = notebook_io.load_layout(course_root, assignment)
     nb, _ = notebook_io.find_submission(course_root, assignment, student, layout)
-    try:
-        data = nb.read_bytes() if nb else None
-    except OSError:
-        data = None
-    return stored.get("fingerprint") == fingerprint(data, secret, options)
+    return (type(stored) is dict and stored.get("fingerprint") is not None
+            and stored.get("fingerprint") == fingerprint_file(nb, secret, options))
 
 
 def _local_uids(size: int) -> list[int]:
@@ -319,9 +388,14 @@ def _local_map(jobs: int) -> Callable:
     def map_fn(func, kwargs_list):
         uids = _uid_pool(jobs)
         with ThreadPoolExecutor(max_workers=2 * jobs) as pool:
-            futures = [pool.submit(func, **kw, uids=uids) for kw in kwargs_list]
+            futures = {pool.submit(func, **kw, uids=uids): kw for kw in kwargs_list}
             for future in as_completed(futures):
-                yield future.result()
+                try:
+                    yield future.result()
+                except Exception as exc:  # noqa: BLE001 - never lose the other students
+                    kw = futures[future]
+                    yield grader_error_result(kw["assignment"], kw["student"],
+                                              _failure_reason(exc), kw.get("notebook_path"))
 
     return map_fn
 
@@ -350,7 +424,7 @@ def grade_all(course_root, assignment: str, students: Iterable[str], options: di
     secret = config_mod.load_secret(course_root)  # created once, before any worker starts
     students = list(students)
     todo = [s for s in students
-            if force or not _up_to_date(course_root, assignment, s, secret, options)]
+            if force or not _safely_up_to_date(course_root, assignment, s, secret, options)]
     kwargs_list = [{"course_root": str(course_root), "assignment": assignment, "student": s,
                     "notebook_path": None, "options": options} for s in todo]
     if map_fn is None and todo:
@@ -359,8 +433,31 @@ def grade_all(course_root, assignment: str, students: Iterable[str], options: di
     with tqdm(total=len(todo), desc=f"grading {assignment}", unit="sub", disable=not progress,
               initial=0) as bar:
         for result in runner(grade_submission, kwargs_list):
-            write_result(course_root, result)
-            if on_result is not None:
-                on_result(result)
+            _deliver(course_root, result, on_result)
             bar.update(1)
     return load_results(course_root, assignment, students)
+
+
+def _deliver(course_root, result: dict, on_result) -> None:
+    """Write one result and hand it to ``on_result``; a failure there is reported for that
+    student (a warning) and the batch goes on."""
+    try:
+        write_result(course_root, result)
+    except Exception as exc:  # noqa: BLE001 - e.g. a result that is not JSON-able
+        student = str(result.get("student")) if isinstance(result, dict) else "?"
+        warnings.warn(f"the result of {student!a} could not be written: "
+                      f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
+        return
+    if on_result is not None:
+        try:
+            on_result(result)
+        except Exception as exc:  # noqa: BLE001
+            warnings.warn(f"recording the result of {str(result.get('student'))!a} failed: "
+                          f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
+
+
+def _safely_up_to_date(course_root, assignment, student, secret, options) -> bool:
+    try:
+        return _up_to_date(course_root, assignment, student, secret, options)
+    except Exception:  # noqa: BLE001 - when in doubt, grade again
+        return False
