@@ -11,8 +11,9 @@ Instructor workflow (run from the repository root)::
 Formgrader (JupyterLab: Nbgrader > Formgrader) and the Validate button read this same file.
 """
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearOutput,
-                                    DeduplicateIds, GetGrades, NbGraderPreprocessor,
+from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
+                                    ClearOutput, DeduplicateIds, GetGrades,
+                                    NbGraderPreprocessor,
                                     OverwriteCells, OverwriteKernelspec)
 
 c = get_config()  # noqa: F821 (provided by traitlets when this file is loaded)
@@ -95,6 +96,7 @@ class ReduceGradeCellErrors(NbGraderPreprocessor):
 c.GenerateFeedback.preprocessors = [
     GetGrades,
     ClearHiddenTests,
+    ClearMarkScheme,  # rubrics and model answers stay with the graders
     ReduceGradeCellErrors,
     CSSHTMLHeaderPreprocessor,
 ]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import secrets
 import time
+import contextlib
 import warnings
 from typing import Any, Callable
 
@@ -36,6 +37,7 @@ import numpy as np
 from autograder.cases import testfuncs
 from autograder.cases.compare import changed_inputs, in_place_message, redact_values
 from autograder.cases.spec import CallableArg, Case
+from autograder.cases.spec import public_inputs
 from autograder.cases.tasks import get_spec
 
 VISIBLE_SEED = 20250101
@@ -130,16 +132,23 @@ def time_against_baseline(fn: Callable, baseline: Callable, pristine: dict,
     return True, output, max(student_s, tick), max(baseline_s, tick), ""
 
 
-def run_case(case: Case, fn: Callable, rng: np.random.Generator) -> tuple[float, str, list[str]]:
+def run_case(case: Case, fn: Callable, rng: np.random.Generator,
+             variant: dict | None = None) -> tuple[float, str, list[str]]:
     """Run one case on the student's function ``fn``.
+
+    Parameters
+    ----------
+    case, fn, rng : the case, the student's function and the generator of the inputs.
+    variant : the student's variant of the assignment (per-student cases only).
 
     Returns
     -------
     (credit, message, warnings) : credit in [0, 1] (1 = passed), the reason when not passed,
     and the warnings the student's code raised.
     """
-    pristine = case.make_inputs(rng)
-    expected = case.reference(**materialize(pristine))
+    everything = case.inputs_for(rng, variant)
+    expected = case.reference(**materialize(everything))
+    pristine = public_inputs(everything)  # private inputs never reach the student's function
     call_inputs = materialize(pristine)
     warned: list[str] = []
     if case.kind == "timing":
@@ -149,17 +158,57 @@ def run_case(case: Case, fn: Callable, rng: np.random.Generator) -> tuple[float,
             return 0.0, err, warned
         actual = {"student_s": student_s, "baseline_s": baseline_s, "output": output}
     else:
-        ok, actual, err = _call(fn, call_inputs, warned)
+        with counted_calls(fn, case.count_calls) as calls:
+            ok, actual, err = _call(fn, call_inputs, warned)
         if not ok:
+            explain = getattr(case, "explain_error", None)
+            if callable(explain):
+                err = explain(err, pristine)
             if err.startswith("raised"):
                 err += f" (called with {_describe_inputs(pristine)})"
             return 0.0, err, warned
+        if case.count_calls:
+            actual = {"output": actual, "calls": dict(calls)}
     changed = changed_inputs(pristine, call_inputs)  # a timing case's call_inputs stay unused,
     # as the grader's timing runs report no inputs afterwards
     if changed:
         return 0.0, in_place_message(changed), warned
-    credit, message = case.compare(actual, expected, pristine)
+    credit, message = case.compare(actual, expected, everything)
     return float(credit), message, warned
+
+
+@contextlib.contextmanager
+def counted_calls(fn: Callable, names: tuple[str, ...]):
+    """Count, while the block runs, the calls of the student functions ``names`` that ``fn``
+    makes: they are looked up in ``fn``'s module namespace (the notebook), so wrappers put there
+    see every call, as the batch grader's sandbox does. Yields ``{name: count}``."""
+    counts = {name: 0 for name in names}
+    namespace = getattr(fn, "__globals__", None)
+    originals = {}
+    if names and isinstance(namespace, dict):
+        for name in names:
+            original = namespace.get(name)
+            if callable(original):
+                originals[name] = original
+
+                def wrapper(*args, _name=name, _original=original, **kwargs):
+                    counts[_name] += 1
+                    return _original(*args, **kwargs)
+
+                namespace[name] = wrapper
+    try:
+        yield counts
+    finally:
+        for name, original in originals.items():
+            namespace[name] = original
+
+
+def variant(assignment: str, student_id: str) -> dict:
+    """The variant of ``assignment`` that student ``student_id`` works on (e.g. the network
+    shape), or ``{}`` when the assignment has one variant for everybody. The batch grader grades
+    each student against the variant of their own id."""
+    spec = get_spec(assignment)
+    return dict(spec.variant_of(student_id)) if spec.variant_of is not None else {}
 
 
 def _code_objects(code):
@@ -254,7 +303,8 @@ def _failure(message: str) -> AssertionError:
 
 
 def check(assignment: str, function: str, fn: Callable, *, hidden: bool = False,
-          seed: int | None = None, grade_id: str | None = None) -> float | None:
+          seed: int | None = None, grade_id: str | None = None,
+          student_id: str | None = None) -> float | None:
     """Run the cases of ``function`` (test cell ``grade_id``, default ``"test_<function>"``).
 
     Parameters
@@ -266,6 +316,8 @@ def check(assignment: str, function: str, fn: Callable, *, hidden: bool = False,
     seed : input seed; default a fixed seed for visible cases and a fresh random one for
         hidden cases (so hard-coded answers fail). It is printed with a failure.
     grade_id : test cell whose cases to run.
+    student_id : your student id, for assignments where each student has a variant of their own
+        (the grader uses the id you are registered with: another id checks another variant).
 
     Returns
     -------
@@ -289,9 +341,16 @@ def check(assignment: str, function: str, fn: Callable, *, hidden: bool = False,
     if seed is None:
         seed = secrets.randbits(63) if hidden else VISIBLE_SEED
     rng = np.random.default_rng(seed)
+    mine = None
+    if any(case.per_student for case in cases):
+        if not isinstance(student_id, str) or not student_id.strip():
+            raise _failure(f"{assignment} gives each student a variant of their own: set "
+                           "STUDENT_ID to your student id in the first code cell and pass "
+                           f"student_id=STUDENT_ID to check(); got {student_id!r}")
+        mine = variant(assignment, student_id)
     earned, total, failures, partial, warned = 0.0, 0.0, [], [], []
     for case in cases:
-        credit, message, case_warnings = run_case(case, fn, rng)
+        credit, message, case_warnings = run_case(case, fn, rng, mine)
         if case.hidden:
             message = redact_values(message)
         warned.extend(case_warnings)

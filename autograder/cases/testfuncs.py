@@ -86,3 +86,57 @@ def baseline_backprop(X, Y, params):
     dz1 = (dz2 @ W2) * (z1 > 0)
     return {"W1": dz1.T @ X, "b1": dz1.sum(axis=0), "W2": dz2.T @ a1, "b2": dz2.sum(axis=0),
             "W3": dz3.T @ a2, "b3": dz3.sum(axis=0)}
+
+
+def _hidden_activation(name, z):
+    """(g(z), g'(z)) of a hidden activation "relu", "sigmoid" or "tanh"."""
+    if name == "relu":
+        return np.maximum(z, 0.0), (z > 0).astype(z.dtype)
+    if name == "tanh":
+        a = np.tanh(z)
+        return a, 1.0 - a * a
+    if name == "sigmoid":
+        a = 0.5 * (1.0 + np.tanh(0.5 * z))  # stable for any z
+        return a, a * (1.0 - a)
+    raise ValueError(f"activation must be 'relu', 'sigmoid' or 'tanh', got {name!r}")
+
+
+def baseline_backprop_layers(X, Y, params, activations, loss):
+    """Vectorized backprop of an L-layer network (eq. 23a-d in batch-first rows).
+
+    Parameters
+    ----------
+    X : (B, n_0) inputs; Y : (B, n_L) targets;
+    params : {"W1": (n_1, n_0), "b1": (n_1,), ..., "WL": (n_L, n_{L-1}), "bL": (n_L,)};
+    activations : L - 1 names of the hidden activations ("relu", "sigmoid", "tanh");
+    loss : "softmax_ce", "sigmoid_bce" or "identity_mse" (mean over the batch of the
+        per-example loss; the output delta is y_hat - y, y_hat - y and 2 (y_hat - y)).
+
+    Returns
+    -------
+    grads : dict with the same keys and shapes as ``params``.
+    """
+    L = len(activations) + 1
+    B = X.shape[0]
+    inputs, derivatives, a = [X], [], X
+    for layer in range(1, L):
+        a, slope = _hidden_activation(activations[layer - 1], a @ params[f"W{layer}"].T + params[f"b{layer}"])
+        inputs.append(a)
+        derivatives.append(slope)
+    z = a @ params[f"W{L}"].T + params[f"b{L}"]
+    if loss == "softmax_ce":
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        dz = (e / e.sum(axis=1, keepdims=True) - Y) / B
+    elif loss == "sigmoid_bce":
+        dz = (0.5 * (1.0 + np.tanh(0.5 * z)) - Y) / B
+    elif loss == "identity_mse":
+        dz = 2.0 * (z - Y) / B
+    else:
+        raise ValueError(f"loss must be 'softmax_ce', 'sigmoid_bce' or 'identity_mse', got {loss!r}")
+    grads = {}
+    for layer in range(L, 0, -1):
+        grads[f"W{layer}"] = dz.T @ inputs[layer - 1]
+        grads[f"b{layer}"] = dz.sum(axis=0)
+        if layer > 1:
+            dz = (dz @ params[f"W{layer}"]) * derivatives[layer - 2]
+    return grads

@@ -54,9 +54,10 @@ from autograder.engine import config as config_mod
 from autograder.engine import notebook_io
 from autograder.engine import policy
 from autograder.sandbox import launcher as sandbox
+from autograder.cases.spec import public_inputs
 from autograder.cases.compare import changed_inputs, in_place_message, redact_values
 from autograder.engine.config import result_path
-from autograder.sandbox.harness import Unsupported
+from autograder.sandbox.inside.wire import Unsupported
 
 GRADER_VERSION = "2"
 SETUP = "import numpy as np\n"
@@ -65,7 +66,7 @@ SETUP = "import numpy as np\n"
 
 def case_seed(secret: bytes, assignment: str, student: str, index: int, name: str) -> int:
     """64-bit seed of one case: ``HMAC-SHA256(secret, "assignment/student/index/name")``."""
-    message = f"{assignment}/{student}/{index}/{name}".encode()
+    message = f"{assignment}/{student}/{index}/{name}".encode("utf-8", "surrogateescape")
     return int.from_bytes(hmac.new(secret, message, hashlib.sha256).digest()[:8], "big")
 
 
@@ -125,16 +126,28 @@ def _case_record(case, status, message, earned=0.0) -> dict:
             "kind": case.kind, "hidden": bool(case.hidden), "points": earned,
             "max_points": float(case.points),
             "passed": status == "passed" and earned >= float(case.points),
-            "status": status, "message": str(message)[:1000]}
+            "status": status, "message": clip_message(str(message))}
 
 
-def grader_error_result(assignment: str, student: str, reason: str, notebook=None) -> dict:
+def clip_message(message: str, limit: int = 1000) -> str:
+    """``message`` cut to about ``limit`` characters, keeping its last ``Hint:`` line (the part
+    that tells the student what to fix) when the cut would lose it."""
+    if len(message) <= limit:
+        return message
+    hint = next((line for line in reversed(message.splitlines())
+                 if line.lstrip().startswith("Hint:")), "")[:limit // 2]
+    head = message[:limit - len(hint) - 5].rstrip()
+    return f"{head}\n...\n{hint}" if hint and hint not in head else message[:limit]
+
+
+def grader_error_result(assignment: str, student: str, reason: str, notebook=None,
+                        course_root=None) -> dict:
     """The result of a submission the grader failed on: every case ``grader_error``, total 0,
     the reason in ``errors``; no fingerprint, so that the next run grades it again."""
     try:
         from autograder.cases.tasks import get_spec
 
-        spec = get_spec(assignment)
+        spec = get_spec(assignment, course_root)
         cases = [_case_record(c, "grader_error", "the grader failed on this submission; "
                               "the instructor has the details") for c in spec.cases]
         max_total = spec.max_score
@@ -185,7 +198,8 @@ def grade_submission(course_root, assignment: str, student: str, notebook_path,
     try:
         return _grade(course_root, assignment, student, notebook_path, options, uids)
     except Exception as exc:  # noqa: BLE001 - one submission never stops the class
-        return grader_error_result(assignment, student, _failure_reason(exc), notebook_path)
+        return grader_error_result(assignment, student, _failure_reason(exc), notebook_path,
+                                   course_root)
 
 
 def _grade(course_root, assignment, student, notebook_path, options, uids) -> dict:
@@ -193,7 +207,8 @@ def _grade(course_root, assignment, student, notebook_path, options, uids) -> di
 
     course_root = Path(course_root)
     options = dict(config_mod.DEFAULTS, **(options or {}))
-    spec = get_spec(assignment)
+    spec = get_spec(assignment, course_root)
+    variant = spec.variant_of(student) if spec.variant_of is not None else None
     layout = notebook_io.load_layout(course_root, assignment)
     secret = _secret(course_root, options)
     result = {"assignment": assignment, "student": student, "notebook": None, "cases": [],
@@ -242,18 +257,20 @@ def _grade(course_root, assignment, student, notebook_path, options, uids) -> di
             continue
         rng = np.random.default_rng(case_seed(secret, assignment, student, index, case.name))
         try:
-            inputs = case.make_inputs(rng)
-            expected = case.reference(**copy.deepcopy(inputs))
+            everything = case.inputs_for(rng, variant)
+            expected = case.reference(**copy.deepcopy(everything))
+            inputs = public_inputs(everything)  # private inputs stay here
         except Exception as exc:  # a fault of the grader, not of the student
             records[index] = _case_record(case, "grader_error", "internal error, see the log")
             result["errors"].append(f"{case.name}: {type(exc).__name__}: {exc}")
             continue
-        prepared[index] = (inputs, expected)
+        prepared[index] = (inputs, expected, everything)
         job = {"id": str(index), "function": case.function, "kind": case.kind,
-               "inputs": inputs, "baseline": case.baseline, "group": case.grade_id}
+               "inputs": inputs, "baseline": case.baseline, "group": case.grade_id,
+               "hidden": bool(case.hidden), "count_calls": list(case.count_calls)}
         if case.kind == "timing":  # fresh inputs for the untimed warm-up call
-            job["warmup_inputs"] = case.make_inputs(np.random.default_rng(
-                case_seed(secret, assignment, student, index, "warm-up " + case.name)))
+            job["warmup_inputs"] = public_inputs(case.inputs_for(np.random.default_rng(
+                case_seed(secret, assignment, student, index, "warm-up " + case.name)), variant))
         jobs.append(job)
     cells = [entry["code"] for entry in read["program"]]
     stats: dict = {}
@@ -268,21 +285,34 @@ def _grade(course_root, assignment, student, notebook_path, options, uids) -> di
                 uids.put(uid)
     result["sandbox_cpu_s"] = round(stats.get("cpu", 0.0), 4)
     result["sandbox"] = "bwrap" if sandbox.uses_bwrap(_limits(options)) else "rlimits"
-    for index, (inputs, expected) in prepared.items():
+    for index, (inputs, expected, everything) in prepared.items():
         records[index] = _judge(spec.cases[index], outcomes.get(str(index)), inputs, expected,
-                                result["errors"])
+                                result["errors"], everything)
     result["cases"] = [records[i] for i in range(len(spec.cases))]
     result["total"] = float(sum(r["points"] for r in result["cases"]))
     return result
 
 
-def _judge(case, outcome, inputs, expected, errors) -> dict:
-    """Score one case from the sandbox's outcome; the answer is plain data by construction."""
+def _judge(case, outcome, inputs, expected, errors, everything=None) -> dict:
+    """Score one case from the sandbox's outcome; the answer is plain data by construction.
+
+    ``inputs`` are the inputs the student's function got; ``everything`` adds the case's private
+    inputs (for ``compare``)."""
+    everything = inputs if everything is None else everything
     if outcome is None:
         return _case_record(case, "sandbox_error", "no result came back")
     status = outcome["status"]
     if status != "ok":
-        return _case_record(case, status, outcome["message"] or status)
+        message = outcome["message"] or status
+        explain = getattr(case, "explain_error", None)
+        if status == "error" and callable(explain):
+            try:
+                message = explain(message, inputs)
+            except Exception as exc:  # noqa: BLE001 - a hint must never cost the batch
+                errors.append(f"{case.name}: explain_error raised {type(exc).__name__}: {exc}")
+        if case.hidden:  # the student's own exception text could echo a hidden input
+            message = redact_values(message)
+        return _case_record(case, status, message)
     value = outcome["value"]
     if isinstance(value, Unsupported):
         return _case_record(case, "failed", f"your function returned {value.type_name!s}, "
@@ -296,8 +326,11 @@ def _judge(case, outcome, inputs, expected, errors) -> dict:
         changed = changed_inputs(inputs, outcome["inputs_after"])
         if changed:
             return _case_record(case, "failed", in_place_message(changed))
+    if case.count_calls:
+        calls = outcome.get("calls")
+        value = {"output": value, "calls": calls if type(calls) is dict else {}}
     try:
-        credit, message = case.compare(value, expected, inputs)
+        credit, message = case.compare(value, expected, everything)
     except Exception as exc:  # the comparison must never crash the batch
         errors.append(f"{case.name}: compare raised {type(exc).__name__}: {exc}")
         return _case_record(case, "failed", "the answer could not be compared with the "

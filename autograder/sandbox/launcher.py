@@ -534,8 +534,9 @@ def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Lim
     dict mapping case id to an outcome dict: ``status`` ("ok", "error", "timeout", "crash",
     "too_large", "bad_output", "sandbox_error"), ``message``, ``value`` (the decoded answer when
     status is "ok"), ``inputs_after`` (value and accuracy cases with status "ok": the inputs as
-    the function left them, to check that it did not change them in place), ``elapsed`` and
-    ``baseline_elapsed`` (seconds, timing cases).
+    the function left them, to check that it did not change them in place), ``calls`` (for a
+    case with ``count_calls``: how often each named student function was called during the
+    call), ``elapsed`` and ``baseline_elapsed`` (seconds, timing cases).
     """
     outcomes: dict[str, dict] = {}
     pending = list(cases)
@@ -582,7 +583,8 @@ def _call(case: dict, call: str, which: str) -> bytes:
     testfuncs = full if which == "baseline" else (public if _has_callable(inputs) else None)
     return wire.encode_value({"function": case["function"], "baseline": case.get("baseline"),
                               "testfuncs": testfuncs, "inputs": inputs,
-                              "return_inputs": case.get("kind", "value") != "timing"})
+                              "return_inputs": case.get("kind", "value") != "timing",
+                              "count_calls": [str(n) for n in case.get("count_calls") or ()]})
 
 
 def _run_once(setup, cells, pending, limits, outcomes, stats=None) -> bool:
@@ -709,10 +711,11 @@ def _judge_frames(head: bytes, value: bytes, case_id: str) -> dict:
         return _outcome("bad_output", f"the answer could not be read: {exc}")
     if type(answer) is dict and set(answer) == {"error"}:
         outcome.update(status="error", message=str(answer["error"])[:500])
-    elif type(answer) is dict and set(answer) in ({"ok"}, {"ok", "inputs_after"}):
+    elif type(answer) is dict and "ok" in answer and set(answer) <= {"ok", "inputs_after", "calls"}:
         outcome["value"] = answer["ok"]
-        if "inputs_after" in answer:
-            outcome["inputs_after"] = answer["inputs_after"]
+        for key in ("inputs_after", "calls"):
+            if key in answer:
+                outcome[key] = answer[key]
     else:
         return _outcome("bad_output", "the answer had an unexpected layout")
     return outcome

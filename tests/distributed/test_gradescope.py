@@ -150,7 +150,7 @@ def test_wheel_is_complete_and_its_record_matches(package):
             expected = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
             assert digest == "sha256=" + expected.decode() and int(size) == len(data)
         metadata = whl.read(next(n for n in names if n.endswith("METADATA"))).decode()
-    for module in ("autograder/sandbox/harness.py", "autograder/engine/runner.py", "autograder/sandbox/launcher.py",
+    for module in ("autograder/sandbox/inside/wire.py", "autograder/engine/runner.py", "autograder/sandbox/launcher.py",
                    "autograder/deploy/gradescope_run.py", f"autograder/cases/tasks/{ASSIGNMENT}.py",
                    "course/activations.py", "course/network.py"):
         assert module in names

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from autograder.engine import config
-from autograder.sandbox import harness
+from autograder.sandbox.inside import wire as harness
 from autograder.engine import notebook_io
 from autograder.engine import policy
 from autograder.engine import runner

@@ -18,10 +18,12 @@ child and wipes, without decoding it. So the zygote never holds a case's inputs 
 source, a child holds only the calls of its own cases, and each arrives after "ready".
 
 A call (decoded only by the child) is ``{"function", "baseline", "testfuncs", "inputs",
-"return_inputs"}``: ``testfuncs`` is the source of ``autograder/cases/testfuncs.py`` (for a
+"return_inputs", "count_calls"}``: ``testfuncs`` is the source of ``autograder/cases/testfuncs.py`` (for a
 baseline child), that source without its baselines (when an input is a ``CallableArg``), or
 None. The child's answer is ``{"ok": value}`` (plus ``"inputs_after"``: the call's inputs as
-they are after the call, when ``return_inputs``) or ``{"error": "Type: message"}``.
+they are after the call, when ``return_inputs``; plus ``"calls"``: ``{name: count}`` for the
+student functions named in the call's ``count_calls``, counted while the graded function ran) or
+``{"error": "Type: message"}``.
 
 zygote -> parent: ``{"start": id}`` as each case starts, the ``need`` requests, then
 ``{"result": id, "status", "message", "elapsed", ...}`` followed by a frame with the child's
@@ -171,12 +173,40 @@ def _answer(buffer, which, namespace, errors) -> dict:
             why = "; ".join(errors)[:400]
             raise NameError(f"function {name!r} is not defined"
                             + (f" (a cell raised {why})" if why else ""))
-        answer = {"ok": func(**inputs)}
+        counted = [str(n) for n in call.get("count_calls") or ()] if which == "cells" else []
+        calls = _count_calls(namespace, counted)
+        try:
+            answer = {"ok": func(**inputs)}
+        finally:
+            for other, original in calls.pop("__originals__").items():
+                namespace[other] = original
+        if counted:
+            answer["calls"] = calls
         if call.get("return_inputs"):
             answer["inputs_after"] = inputs
         return answer
     except BaseException as exc:
         return {"error": f"{type(exc).__name__}: {str(exc)[:400]}"}
+
+
+def _count_calls(namespace: dict, names: list) -> dict:
+    """Replace the student functions ``names`` in ``namespace`` by wrappers that count their
+    calls (a function looks its helpers up in this namespace when it runs, so its calls go
+    through the wrappers). Returns ``{name: count}`` plus ``"__originals__"`` to restore."""
+    counts: dict = {"__originals__": {}}
+    for name in names:
+        original = namespace.get(name)
+        counts[name] = 0
+        if not callable(original):
+            continue
+        counts["__originals__"][name] = original
+
+        def wrapper(*args, __name=name, __original=original, **kwargs):
+            counts[__name] += 1
+            return __original(*args, **kwargs)
+
+        namespace[name] = wrapper
+    return counts
 
 
 # --------------------------------------------------------------------------- zygote side
