@@ -10,7 +10,9 @@ import pytest
 from autograder.cases import testfuncs
 from autograder.checks import check, run_case
 from autograder.cases.compare import check_array, check_dict, check_int, redact_values
-from autograder.cases.tasks import ASSIGNMENTS, get_spec
+from autograder.cases.tasks import get_spec, list_assignments
+
+ASSIGNMENTS = list_assignments()
 from autograder.cases.tasks.vectorized_gradients import (accuracy_credit, forward_logits, held_out_data,
                                                    reference_backprop, training_data)
 from tests import submissions as subs

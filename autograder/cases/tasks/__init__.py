@@ -8,8 +8,7 @@ An assignment is a self-contained unit, ``<course root>/assignments/<name>/``:
   ``nbgrader_config.py``).
 
 The batch grader, the in-notebook checks and ``make check`` all find an assignment here, so an
-instructor adds one by adding its folder; nothing in the package changes. Assignments whose
-cases still live in this package (``autograder/cases/tasks/<name>.py``) are found too.
+instructor adds one by adding its folder; nothing in the package changes.
 
 The course root is, in order: the ``course_root`` argument, the ``FNN_COURSE_ROOT`` environment
 variable, or the folder that holds this package (a clone of the course installed in editable
@@ -17,7 +16,6 @@ mode, which is how ``make lab`` and ``make test`` install it).
 """
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import os
 import re
@@ -30,7 +28,6 @@ from autograder.cases.spec import AssignmentSpec
 CASES_FILE = "cases.py"
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 """An assignment name: a folder name that is also a Python identifier (at most 64 characters)."""
-_BUILTIN = Path(__file__).resolve().parent
 _LOCK = threading.Lock()
 _LOADED: dict[Path, AssignmentSpec] = {}
 
@@ -49,8 +46,7 @@ def _root(course_root) -> Path:
 
 def list_assignments(course_root=None) -> tuple[str, ...]:
     """Names of the graded assignments of a course root, sorted: folders
-    ``assignments/<name>/`` that hold ``<name>.ipynb`` and a case module (``cases.py``, or a
-    module in this package)."""
+    ``assignments/<name>/`` that hold ``<name>.ipynb`` and ``cases.py``."""
     folder = _root(course_root) / "assignments"
     if not folder.is_dir():
         return ()
@@ -59,7 +55,7 @@ def list_assignments(course_root=None) -> tuple[str, ...]:
         name = path.name
         if not (NAME_PATTERN.fullmatch(name) and (path / f"{name}.ipynb").is_file()):
             continue
-        if (path / CASES_FILE).is_file() or (_BUILTIN / f"{name}.py").is_file():
+        if (path / CASES_FILE).is_file():
             names.append(name)
     return tuple(names)
 
@@ -78,8 +74,6 @@ def get_spec(name: str, course_root=None) -> AssignmentSpec:
     path = root / "assignments" / name / CASES_FILE
     if path.is_file():
         return _load_file(name, path.resolve())
-    if (_BUILTIN / f"{name}.py").is_file() and (root / "assignments" / name).is_dir():
-        return importlib.import_module(f"{__name__}.{name}").SPEC
     known = list_assignments(root)
     raise ValueError(f"name must be one of the assignments of {root} ({', '.join(known) or 'none'}),"
                      f" got {name!r}")
@@ -108,9 +102,3 @@ def _load_file(name: str, path: Path) -> AssignmentSpec:
                              "(the folder's name)")
         _LOADED[path] = result
         return result
-
-
-def __getattr__(attr: str):
-    if attr == "ASSIGNMENTS":  # the assignments of the default course root
-        return list_assignments()
-    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
