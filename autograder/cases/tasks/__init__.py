@@ -102,3 +102,36 @@ def _load_file(name: str, path: Path) -> AssignmentSpec:
                              "(the folder's name)")
         _LOADED[path] = result
         return result
+
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "template"
+"""The assignment template: ``template.ipynb`` and ``cases.py``, with ``__ASSIGNMENT__`` where
+the new assignment's name goes."""
+
+
+def new_assignment(name: str, course_root=None) -> Path:
+    """Create ``assignments/<name>/`` from the template and return the folder.
+
+    The folder holds ``<name>.ipynb`` (an nbgrader source notebook with one graded function, its
+    visible and hidden tests and a written answer) and ``cases.py`` (its graded cases). Edit
+    both; ``fnn-grade grade <name>`` and the in-notebook checks find the assignment at once.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a valid assignment name or the folder already exists.
+    """
+    root = _root(course_root)
+    if type(name) is not str or not NAME_PATTERN.fullmatch(name):
+        raise ValueError(f"name must start with a letter and hold only letters, digits and _ "
+                         f"(at most 64 characters), got {name!r}")
+    if not (root / "assignments").is_dir():
+        raise ValueError(f"course_root must hold an assignments/ folder, got {root}")
+    folder = root / "assignments" / name
+    if folder.exists():
+        raise ValueError(f"{folder} already exists: choose another name")
+    folder.mkdir()
+    for source, target in (("template.ipynb", f"{name}.ipynb"), ("cases.py", CASES_FILE)):
+        text = (TEMPLATE / source).read_text(encoding="utf-8")
+        (folder / target).write_text(text.replace("__ASSIGNMENT__", name), encoding="utf-8")
+    return folder
