@@ -5,17 +5,28 @@ Gradescope unpacks the uploaded zip into ``/autograder/source``, runs ``setup.sh
 to ``/autograder/submission/`` and runs ``/autograder/run_autograder``, which must write
 ``/autograder/results/results.json``. The zip made here holds::
 
-    setup.sh            apt: bubblewrap, a Python >= 3.11 with venv; a venv in /autograder/venv;
-                        pip install of the bundled wheel; then locks the grader's files
+    setup.sh            apt: bubblewrap and the Python of the bundled wheels (else a Python
+                        >= 3.11) with venv; a venv in /autograder/venv; pip install of the
+                        bundled wheels (offline); then locks the grader's files
     run_autograder      grades the submission with the hardened grader (autograder.deploy.gradescope_run)
     requirements.txt    the runtime dependencies (the wheel declares them too)
-    package.json        assignment name, fnn-course version, build time
+    package.json        assignment name, fnn-course version, build time, the bundled wheels
     wheels/             fnn_course-<version>-py3-none-any.whl (packages ``course`` and
-                        ``autograder``), plus dependency wheels for an offline install
+                        ``autograder``), the dependency wheels (NumPy, scikit-learn and what
+                        they need) for one Python version, ``PYTHON`` (that version) and
+                        ``OFFLINE``: setup.sh then installs without the network
     course_root/        a minimal course root: assignments/<assignment>/<assignment>.ipynb (the
                         grader reads the grade_ids from it) and its cases.py when the course
                         has one, fnn_grade.json if the course has one, and .grader-secret, a
                         secret of this package only
+
+Dependency wheels are bundled by default (:func:`dependency_wheels`): ``pip download`` of the
+versions installed here, for CPython ``python_version`` on manylinux x86_64, from the indexes
+pip is configured with (a local index or mirror works offline). ``wheelhouse=DIR`` bundles a
+folder of wheels instead; ``bundle_dependencies=False`` makes a small package whose setup.sh
+installs the dependencies from PyPI. ``setup.sh`` uses the Python of the bundled wheels
+(installed with apt when the image lacks it) and falls back to an online install when that
+Python cannot be had.
 
 The student's code never sees any of it: it runs in the bubblewrap sandbox (which shows only
 /usr, NumPy and the harness) as an unprivileged uid, and ``setup.sh``/``run_autograder``
@@ -32,6 +43,8 @@ import json
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -41,7 +54,10 @@ from autograder.engine.notebook_io import source_notebook_path
 DIST_NAME = "fnn_course"
 PACKAGES = ("course", "autograder")
 RUNTIME_REQUIREMENTS = ("numpy>=2.0", "array-api-compat>=1.11", "scikit-learn>=1.5")
-"""What grading needs at run time (scikit-learn: the digits data of vectorized_gradients)."""
+"""What grading needs at run time (scikit-learn: the data of ``course.data.load_digits``)."""
+
+WHEEL_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux2014_x86_64")
+"""Platforms of the bundled binary wheels (Gradescope's images: Ubuntu on x86_64)."""
 
 COURSE_DIR = "course_root"
 """Folder of the package that is the grader's course root (not named ``course``: that name is
@@ -58,18 +74,33 @@ export DEBIAN_FRONTEND=noninteractive
 
 apt-get update -q
 apt-get install -y -q --no-install-recommends bubblewrap python3 python3-venv ca-certificates
-PYTHON=/usr/bin/python3
-if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
-    apt-get install -y -q --no-install-recommends python3.11 python3.11-venv
-    PYTHON=/usr/bin/python3.11
+WHEELS="$SOURCE/wheels"
+OFFLINE=0
+if [ -f "$WHEELS/OFFLINE" ] && [ -f "$WHEELS/PYTHON" ]; then
+    # The bundled wheels are built for one Python version: use it (apt installs it if needed).
+    WANT="$(tr -dc '0-9.' < "$WHEELS/PYTHON")"
+    apt-get install -y -q --no-install-recommends "python$WANT" "python$WANT-venv" || true
+    if [ -x "/usr/bin/python$WANT" ]; then
+        PYTHON="/usr/bin/python$WANT"
+        OFFLINE=1
+    else
+        echo "python$WANT is not available: installing the dependencies from the network"
+    fi
+fi
+if [ "$OFFLINE" = 0 ]; then
+    PYTHON=/usr/bin/python3
+    if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+        apt-get install -y -q --no-install-recommends python3.11 python3.11-venv
+        PYTHON=/usr/bin/python3.11
+    fi
 fi
 # The sandbox runs this venv's interpreter (a link to /usr/bin/python3.x) inside bubblewrap.
 "$PYTHON" -m venv "$ROOT/venv"
-PIP=("$ROOT/venv/bin/python" -m pip install -q --disable-pip-version-check --find-links "$SOURCE/wheels")
-if [ -f "$SOURCE/wheels/OFFLINE" ]; then
+PIP=("$ROOT/venv/bin/python" -m pip install -q --disable-pip-version-check --find-links "$WHEELS")
+if [ "$OFFLINE" = 1 ]; then
     PIP+=(--no-index)
 fi
-"${PIP[@]}" "$SOURCE"/wheels/fnn_course-*.whl
+"${PIP[@]}" "$WHEELS"/fnn_course-*.whl
 # Lock the grader's files (chmod o=) and check that the sandbox starts.
 "$ROOT/venv/bin/python" -P -m autograder.deploy.gradescope_run --root "$ROOT" --prepare
 """
@@ -107,9 +138,10 @@ def _record_hash(data: bytes) -> str:
     return f"sha256={digest}"
 
 
-def _zip_write(zf: zipfile.ZipFile, name: str, data: bytes, mode: int = 0o644) -> None:
+def _zip_write(zf: zipfile.ZipFile, name: str, data: bytes, mode: int = 0o644,
+               stored: bool = False) -> None:
     info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
-    info.compress_type = zipfile.ZIP_DEFLATED
+    info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
     info.external_attr = (0o100000 | mode) << 16
     zf.writestr(info, data)
 
@@ -151,8 +183,69 @@ def build_wheel(dest: Path | str) -> Path:
     return path
 
 
+def python_tag() -> str:
+    """``"3.11"``: the version of the Python running this (the default for bundled wheels)."""
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def pinned_requirements() -> list[str]:
+    """:data:`RUNTIME_REQUIREMENTS` pinned to the versions installed here (``numpy==2.4.6``),
+    so Gradescope grades with what the course was tested with; unpinned when not installed."""
+    from importlib import metadata
+
+    pins = []
+    for requirement in RUNTIME_REQUIREMENTS:
+        name = requirement.split(">=")[0]
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pins.append(requirement)
+    return pins
+
+
+def dependency_wheels(dest: Path | str, python_version: str | None = None,
+                      timeout: float = 600) -> list[Path]:
+    """Download the wheels of :func:`pinned_requirements` and their dependencies into ``dest``.
+
+    Binary wheels only, for CPython ``python_version`` (default: :func:`python_tag`) on
+    :data:`WHEEL_PLATFORMS`, from the indexes and ``find-links`` pip is configured with (so a
+    local index or mirror works without the network). Returns the wheels' paths.
+
+    Raises
+    ------
+    ValueError
+        If ``python_version`` is not like ``"3.11"``, or pip cannot get every wheel (the
+        message ends with pip's last lines and names ``--wheelhouse`` as the way out).
+    """
+    python_version = python_version or python_tag()
+    parts = python_version.split(".")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"python_version must look like '3.11', got {python_version!r}")
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    abi = "cp" + "".join(parts)
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+               "--only-binary=:all:", "--python-version", python_version,
+               "--implementation", "cp", "--abi", abi, "--abi", "abi3", "--abi", "none",
+               "--dest", str(dest)]
+    for platform in WHEEL_PLATFORMS:
+        command += ["--platform", platform]
+    command += pinned_requirements()
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ValueError(f"pip download of the dependency wheels took more than {timeout:g} s; "
+                         "pass a folder of wheels with --wheelhouse") from None
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
+        raise ValueError("cannot download the dependency wheels for Python "
+                         f"{python_version} (pass a folder of wheels with --wheelhouse):\n{tail}")
+    return sorted(dest.glob("*.whl"))
+
+
 def build_package(course_root: Path | str, assignment: str, output: Path | str,
-                  wheelhouse: Path | str | None = None) -> Path:
+                  wheelhouse: Path | str | None = None, bundle_dependencies: bool = True,
+                  python_version: str | None = None) -> Path:
     """Write the Gradescope autograder zip of ``assignment`` to ``output``.
 
     Parameters
@@ -161,8 +254,13 @@ def build_package(course_root: Path | str, assignment: str, output: Path | str,
     assignment : an assignment of the course root
         (:func:`autograder.cases.tasks.list_assignments`).
     output : path of the zip to write (its folder is created).
-    wheelhouse : optional folder of dependency wheels (``pip download numpy ...`` for the
-        image's Python) to bundle: ``setup.sh`` then installs without the network.
+    wheelhouse : optional folder of dependency wheels to bundle instead of downloading them
+        (``pip download numpy ...`` for the image's Python).
+    bundle_dependencies : without a wheelhouse, download and bundle the dependency wheels
+        (:func:`dependency_wheels`, the default); False makes a package whose setup.sh installs
+        them from the network.
+    python_version : the Python the bundled wheels are for (default: this one's, e.g. "3.11");
+        setup.sh installs it in the image when the image has another.
 
     Returns
     -------
@@ -172,7 +270,7 @@ def build_package(course_root: Path | str, assignment: str, output: Path | str,
     ------
     ValueError
         If ``assignment`` is unknown, its source notebook is missing, ``fnn_grade.json`` is
-        invalid or ``wheelhouse`` holds no wheel.
+        invalid, ``wheelhouse`` holds no wheel or the dependency wheels cannot be downloaded.
     """
     from autograder.cases.tasks import CASES_FILE, list_assignments
 
@@ -188,14 +286,22 @@ def build_package(course_root: Path | str, assignment: str, output: Path | str,
     output.parent.mkdir(parents=True, exist_ok=True)
     build = output.with_name(f".{output.name}.build")
     shutil.rmtree(build, ignore_errors=True)
+    python_version = python_version or python_tag()
     try:
         wheel = build_wheel(build)
-        extra = sorted(Path(wheelhouse).glob("*.whl")) if wheelhouse else []
-        if wheelhouse and not extra:
-            raise ValueError(f"wheelhouse {wheelhouse} holds no .whl file")
+        if wheelhouse:
+            extra = sorted(Path(wheelhouse).glob("*.whl"))
+            if not extra:
+                raise ValueError(f"wheelhouse {wheelhouse} holds no .whl file")
+        elif bundle_dependencies:
+            extra = dependency_wheels(build / "deps", python_version)
+        else:
+            extra = []
         meta = {"assignment": assignment, "fnn_course": version(),
                 "built": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "course_root": COURSE_DIR, "offline": bool(extra)}
+                "course_root": COURSE_DIR, "offline": bool(extra),
+                "python": python_version if extra else None,
+                "wheels": sorted(dep.name for dep in extra)}
         tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
         with zipfile.ZipFile(tmp, "w") as zf:
             _zip_write(zf, "setup.sh", SETUP_SH.encode(), 0o755)
@@ -204,10 +310,11 @@ def build_package(course_root: Path | str, assignment: str, output: Path | str,
                        "".join(f"{r}\n" for r in RUNTIME_REQUIREMENTS).encode())
             _zip_write(zf, "package.json", json.dumps(meta, indent=1).encode())
             _zip_write(zf, f"wheels/{wheel.name}", wheel.read_bytes())
-            for dep in extra:
-                _zip_write(zf, f"wheels/{dep.name}", dep.read_bytes())
+            for dep in extra:  # wheels are zips already: stored, not compressed again
+                _zip_write(zf, f"wheels/{dep.name}", dep.read_bytes(), stored=True)
             if extra:
                 _zip_write(zf, "wheels/OFFLINE", b"install without the network\n")
+                _zip_write(zf, "wheels/PYTHON", f"{python_version}\n".encode())
             _zip_write(zf, f"{COURSE_DIR}/assignments/{assignment}/{source.name}",
                        source.read_bytes(), 0o600)
             cases = source.parent / CASES_FILE

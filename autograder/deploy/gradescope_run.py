@@ -152,21 +152,15 @@ def bwrap_usable() -> tuple[bool, str]:
 
 # --------------------------------------------------------------------------- the submission
 def find_notebook(folder: Path, expected: str) -> tuple[Path | None, str]:
-    """The submitted notebook: ``expected`` anywhere under ``folder``, else the only notebook.
+    """The submitted notebook, by the rule the local grader uses too
+    (:func:`autograder.engine.notebook_io.choose_notebook`): ``expected`` anywhere under
+    ``folder``, else the only notebook.
 
     Returns ``(path or None, note)``; the note says what was chosen or why nothing was.
     """
-    found = sorted(p for p in Path(folder).rglob("*.ipynb")
-                   if p.is_file() and not {".ipynb_checkpoints", "__MACOSX"} & set(p.parts))
-    exact = [p for p in found if p.name == expected]
-    if exact:
-        return exact[0], ""
-    if len(found) == 1:
-        return found[0], f"graded {found[0].name} (expected the name {expected})"
-    if not found:
-        return None, f"no notebook submitted (expected {expected})"
-    names = ", ".join(p.name for p in found[:5])
-    return None, f"several notebooks submitted ({names}) and none is named {expected}"
+    from autograder.engine.notebook_io import choose_notebook
+
+    return choose_notebook(folder, expected)
 
 
 def student_id(metadata: Path) -> str:

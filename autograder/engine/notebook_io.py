@@ -5,8 +5,11 @@ nbgrader ``grade_id`` is a solution code cell (one graded function each), a writ
 (markdown solution cell) or a test cell. From a student's notebook only the solution cells and
 written answers are taken, by ``grade_id``; every other cell comes from the source.
 
-A submission that cannot be read at all (missing or renamed file, a symbolic link, empty, not
-UTF-8, not JSON, not a v4 notebook, too large) gets a *fatal* reason: all its tests score 0. A
+The submission's notebook is chosen by :func:`choose_notebook`, the rule of both grading
+paths (local and Gradescope): the released name, else the only notebook there is. A submission
+that cannot be read at all (no notebook, several and none with the released name, a symbolic
+link, empty, not UTF-8, not JSON, not a v4 notebook, too large) gets a *fatal* reason: all its
+tests score 0. A
 solution cell that is missing, duplicated, turned into another cell type or whose nbgrader
 metadata was changed gets a *problem*: the tests of that one function score 0. Changes to other
 cells (deleted, duplicated or edited test cells) are only noted, since the tests come from the
@@ -214,18 +217,54 @@ def _load_layout(path: str, mtime_ns: int, size: int, assignment: str) -> Layout
                   given, given_texts, frozenset(imports))
 
 
+SKIPPED_FOLDERS = {"__MACOSX"}
+"""Folders of a submission never searched for notebooks (besides hidden ones such as
+``.ipynb_checkpoints``)."""
+
+
+def choose_notebook(folder: Path | str, expected: str) -> tuple[Path | None, str]:
+    """The notebook of a submission folder, by the one rule of both grading paths.
+
+    The notebook named ``expected`` (the released name) in ``folder``, else anywhere under it;
+    else, when the folder holds exactly one notebook, that one (a student who renamed it, or a
+    download named ``forward_pass (1).ipynb``, is graded); else none. Hidden folders,
+    ``__MACOSX`` and symbolic links are never chosen.
+
+    Returns ``(path or None, note)``: the note says which notebook was chosen instead of
+    ``expected``, or why none was; it is ``""`` when ``expected`` was found.
+    """
+    folder = Path(folder)
+    top = folder / expected
+    if top.is_file() and not top.is_symlink() and not folder.is_symlink():
+        return top, ""  # the usual case, without walking the folder
+    found = []
+    if folder.is_dir() and not folder.is_symlink():
+        for path in sorted(folder.rglob("*.ipynb")):
+            parts = path.relative_to(folder).parts
+            if (SKIPPED_FOLDERS & set(parts[:-1]) or any(p.startswith(".") for p in parts)
+                    or path.is_symlink() or not path.is_file()):
+                continue
+            found.append(path)
+    exact = [p for p in found if p.name == expected]
+    if exact:
+        return exact[0], ""
+    if len(found) == 1:
+        return found[0], f"graded {found[0].name} (expected the name {expected})"
+    if not found:
+        return None, f"no notebook submitted (expected {expected})"
+    names = ", ".join(p.name for p in found[:5])
+    return None, f"several notebooks submitted ({names}) and none is named {expected}"
+
+
 def find_submission(course_root: Path | str, assignment: str, student: str,
                     layout: Layout) -> tuple[Path | None, str | None]:
-    """Path of the student's notebook, or ``(None, reason)`` when it is missing or renamed."""
+    """Path of the student's notebook (:func:`choose_notebook` in
+    ``submitted/<student>/<assignment>/``), or ``(None, reason)`` when there is none."""
     folder = Path(course_root) / "submitted" / student / assignment
-    path = folder / layout.notebook
-    if path.is_file():
-        return path, None
-    others = sorted(p.name for p in folder.glob("*.ipynb")) if folder.is_dir() else []
-    if others:
-        return None, (f"{layout.notebook} is missing (found {', '.join(others)}): "
-                      "a renamed notebook is not graded")
-    return None, f"no notebook submitted (expected {layout.notebook})"
+    path, note = choose_notebook(folder, layout.notebook)
+    if path is None:
+        return None, note
+    return path, None
 
 
 def extract(path: Path | str, layout: Layout, max_bytes: int = 100 << 20) -> Extraction:
