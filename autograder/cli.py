@@ -15,8 +15,15 @@ returns a ``map_fn`` for :func:`autograder.engine.runner.grade_all`;
 ``autograder.deploy.gradescope.build_package(course_root, assignment, output_zip)`` writes the zip.
 
 ``grade`` reads ``submitted/<student>/<assignment>/<assignment>.ipynb``, writes
-``grading/<assignment>/<student>.json`` per student as soon as it is graded (an interrupted run
-resumes; ``--force`` re-grades everything), then the gradebook, and prints a summary.
+``grading/<assignment>/<student>.json`` per student as soon as it is graded (``--force``
+re-grades everything), then the gradebook, and prints a summary.
+
+Exit status: 0 when every command did all it was asked; 1 when a run is incomplete (students
+without a result are named: a task that failed for good, a refused result, a lost Dask
+scheduler) or the gradebook could not be written (its cause is named); 2 for a bad command
+line, a folder that is not a course root or an unknown assignment (refused before anything
+is written); 130 after Ctrl-C, which stops a local run at once, keeps every result already
+graded and says how to resume (running the same command again skips up-to-date results).
 """
 from __future__ import annotations
 
@@ -44,7 +51,7 @@ def _emit(text: str, out) -> None:
     print(text.encode(encoding, "backslashreplace").decode(encoding), file=out)
 
 
-def _summary(results: list[dict], out=sys.stdout) -> None:
+def _summary(results: list[dict], out=None) -> None:
     """The score table, flags and grader errors of ``results``.
 
     Student ids, flag details (which name the notebook's cells) and error messages come from
@@ -54,6 +61,7 @@ def _summary(results: list[dict], out=sys.stdout) -> None:
     """
     from autograder.outputs.safe import inert
 
+    out = out or sys.stdout
     shown = {id(r): inert(r["student"]) for r in results}
     width = max([len("student")] + [len(name) for name in shown.values()])
     _emit(f"\n{'student':<{width}}  {'score':>13}  flags", out)
@@ -81,13 +89,6 @@ def _summary(results: list[dict], out=sys.stdout) -> None:
 
 
 def cmd_grade(args) -> int:
-    from autograder.cases.tasks import list_assignments
-
-    known = list_assignments(args.course_root)
-    if args.assignment not in known:
-        print(f"error: unknown assignment {args.assignment!r}; expected one of "
-              f"{', '.join(known)}", file=sys.stderr)
-        return 2
     options = _options(args)
     students = runner.list_students(args.course_root, args.assignment, args.student)
     if not students:
@@ -102,7 +103,7 @@ def cmd_grade(args) -> int:
             print(f"error: --scheduler needs autograder.deploy.distributed ({exc})", file=sys.stderr)
             return 2
         map_fn = grade_on_cluster(args.scheduler)
-    writer, fresh = None, set()
+    writer, fresh, missing = None, set(), []
     if not args.no_gradebook:
         from autograder.outputs.gradebook import Writer
 
@@ -116,29 +117,63 @@ def cmd_grade(args) -> int:
     try:
         results = runner.grade_all(args.course_root, args.assignment, students, options,
                                    map_fn=map_fn, progress=not args.quiet, force=args.force,
-                                   on_result=on_result)
-    except BaseException:
-        if writer is not None:  # keep what was graded before the interruption
-            _finish_gradebook(writer, args, students, fresh)
+                                   on_result=on_result, missing=missing)
+    except KeyboardInterrupt:
+        _interrupted(writer, args, students, fresh)
         raise
-    if writer is not None and not _finish_gradebook(writer, args, students, fresh):
-        return 1
+    ok = writer is None or _finish_gradebook(writer, args, students, fresh, missing,
+                                             progress=not args.quiet)
     if not args.quiet:
         _summary(results)
-    return 0
+    if missing:
+        _report_missing(args, students, missing)
+        return 1
+    return 0 if ok else 1
 
 
-def _finish_gradebook(writer, args, students, fresh) -> bool:
-    """Queue the up-to-date results too (rewriting them is idempotent) and wait for the writer."""
+def _resume_hint(args) -> str:
+    return (f"run the same command again to grade the rest (up-to-date results in "
+            f"grading/{args.assignment}/ are skipped)")
+
+
+def _interrupted(writer, args, students, fresh) -> None:
+    """After Ctrl-C: say what is kept and how to resume; give the gradebook writer a moment to
+    store what was graded (it goes on by itself in the background if it needs longer)."""
+    _emit(f"\ninterrupted: {len(fresh)} result(s) graded in this run are saved in "
+          f"grading/{args.assignment}/; {_resume_hint(args)}", sys.stderr)
+    if writer is not None:
+        try:
+            if writer.close(timeout=1.0) is None:
+                _emit("the gradebook is being updated in the background", sys.stderr)
+        except Exception as exc:  # noqa: BLE001 - the results are on disk; say so
+            from autograder.outputs.safe import inert
+
+            _emit(f"error: the gradebook was not updated ({inert(exc)})", sys.stderr)
+
+
+def _report_missing(args, students, missing) -> None:
+    """Name the students that were due for grading but got no result (exit status 1)."""
+    from autograder.outputs.safe import inert
+
+    names = ", ".join(inert(s) for s in missing)
+    _emit(f"error: incomplete run: {len(missing)} of {len(students)} submission(s) got no "
+          f"result ({names}); their old results, if any, are out of date and were not used; "
+          f"{_resume_hint(args)}", sys.stderr)
+
+
+def _finish_gradebook(writer, args, students, fresh, missing=(), progress=False) -> bool:
+    """Queue the up-to-date results too (rewriting them is idempotent) and wait for the writer,
+    showing its progress."""
+    skip = set(fresh) | set(missing)
     for result in runner.load_results(args.course_root, args.assignment, students):
-        if result["student"] not in fresh:
+        if result["student"] not in skip:
             writer.put(result)
     try:
-        writer.close()
+        writer.close(progress=progress)
     except Exception as exc:  # the results are safe on disk; say so
         from autograder.outputs.safe import inert
 
-        _emit(f"error: the gradebook was not updated ({type(exc).__name__}: {inert(exc)}); "
+        _emit(f"error: the gradebook was not updated ({inert(exc)}); "
               f"results are in grading/{args.assignment}/: run grade again", sys.stderr)
         return False
     finally:
@@ -155,6 +190,28 @@ def _report_skipped(writer) -> None:
         _emit(f"warning: {inert(student)} not written to the gradebook: the student id holds "
               "characters that Formgrader does not escape (rename the folder under submitted/)",
               sys.stderr)
+
+
+def refuse_target(args) -> str | None:
+    """Why ``args`` (a command on one assignment) cannot run, or None.
+
+    The course root must be an nbgrader course root (``nbgrader_config.py`` and
+    ``assignments/``) and the assignment one of its graded assignments. Checked before anything
+    is written or created.
+    """
+    from autograder.cases.tasks import list_assignments
+
+    root = Path(args.course_root)
+    if not (root / "nbgrader_config.py").is_file() or not (root / "assignments").is_dir():
+        return (f"{root} is not a course root (it needs nbgrader_config.py and assignments/); "
+                "run from the course root or pass --course-root")
+    known = list_assignments(root)
+    if args.assignment not in known:
+        from autograder.outputs.safe import inert
+
+        return (f"unknown assignment '{inert(args.assignment)}'; expected one of "
+                f"{', '.join(known) or '(none)'}")
+    return None
 
 
 def cmd_feedback(args) -> int:
@@ -285,11 +342,31 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``fnn-grade``."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "assignment", None) is not None and args.func is not cmd_check:
+        why = refuse_target(args)
+        if why is not None:
+            _emit(f"error: {why}", sys.stderr)
+            return 2
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        _stop_now(130)
+
+
+def _stop_now(code: int) -> None:
+    """Exit at once with ``code``: run the exit handlers (idle sandboxes, runtime copy) but do
+    not wait for grading threads still inside a sandbox (their sandboxes die with this
+    process)."""
+    import atexit
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    os._exit(code)
 
 
 if __name__ == "__main__":

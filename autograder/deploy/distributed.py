@@ -37,7 +37,9 @@ Faults
 Dask re-runs the tasks of a worker that died (at-least-once execution). Results are written by
 the coordinator, one file per student, atomically, so a re-run result simply replaces the file.
 A task that fails for good (e.g. it killed its worker four times: ``KilledWorker``) is reported
-on stderr and left ungraded; running the same command again grades only what is missing.
+on stderr and left ungraded, as is every student still pending when the scheduler is lost;
+``fnn-grade grade`` then names them and exits with status 1, and running the same command
+again grades only what is missing.
 """
 from __future__ import annotations
 
@@ -222,6 +224,24 @@ class ClusterMap:
                 future = client.submit(grade_task, func, task, key=key, pure=False)
                 futures[future] = (kwargs["student"], expected)
             self.submitted = len(futures)
+            yield from self._collect(as_completed, futures)
+        finally:
+            for future in futures:
+                future.cancel()
+            if owned:
+                client.close()
+            if self.failed:
+                names = ", ".join(s for s, _ in self.failed)
+                print(f"warning: {len(self.failed)} submission(s) were not graded ({names}); "
+                      "run the same command again to grade what is missing", file=sys.stderr)
+                for student, error in self.failed:
+                    print(f"  {student}: {error[:300]}", file=sys.stderr)
+
+
+    def _collect(self, as_completed, futures: dict) -> Iterator[dict]:
+        """Yield the accepted results of ``futures`` as they complete; every student without
+        one goes to ``failed`` with the reason (also when the scheduler is lost midway)."""
+        try:
             for future in as_completed(list(futures)):
                 if future not in futures:  # never yield a student twice
                     continue
@@ -236,17 +256,10 @@ class ClusterMap:
                                         "coordinator's (course folder out of sync?)"))
                     continue
                 yield result
-        finally:
-            for future in futures:
-                future.cancel()
-            if owned:
-                client.close()
-            if self.failed:
-                names = ", ".join(s for s, _ in self.failed)
-                print(f"warning: {len(self.failed)} submission(s) were not graded ({names}); "
-                      "run the same command again to grade what is missing", file=sys.stderr)
-                for student, error in self.failed:
-                    print(f"  {student}: {error[:300]}", file=sys.stderr)
+        except Exception as exc:  # noqa: BLE001 - the connection to the scheduler is gone
+            why = f"lost the Dask scheduler ({type(exc).__name__}: {exc})"
+            self.failed.extend((student, why) for student, _ in futures.values())
+            futures.clear()
 
 
 def _load_secret(course_root: str) -> bytes:

@@ -420,7 +420,9 @@ def _local_map(jobs: int) -> Callable:
     """
     def map_fn(func, kwargs_list):
         uids = _uid_pool(jobs)
-        with ThreadPoolExecutor(max_workers=2 * jobs) as pool:
+        pool = ThreadPoolExecutor(max_workers=2 * jobs)
+        finished = False
+        try:
             futures = {pool.submit(func, **kw, uids=uids): kw for kw in kwargs_list}
             for future in as_completed(futures):
                 try:
@@ -429,13 +431,19 @@ def _local_map(jobs: int) -> Callable:
                     kw = futures[future]
                     yield grader_error_result(kw["assignment"], kw["student"],
                                               _failure_reason(exc), kw.get("notebook_path"))
+            finished = True
+        finally:
+            # Interrupted (Ctrl-C, or the caller stopped reading): drop the queued submissions
+            # at once instead of grading them all; the running ones end with this process.
+            pool.shutdown(wait=finished, cancel_futures=not finished)
 
     return map_fn
 
 
 def grade_all(course_root, assignment: str, students: Iterable[str], options: dict | None = None,
               map_fn: Callable | None = None, progress: bool = True, force: bool = False,
-              on_result: Callable[[dict], None] | None = None) -> list[dict]:
+              on_result: Callable[[dict], None] | None = None,
+              missing: list | None = None) -> list[dict]:
     """Grade many students; results are written as they arrive and returned sorted by student.
 
     Parameters
@@ -449,6 +457,14 @@ def grade_all(course_root, assignment: str, students: Iterable[str], options: di
     progress : show a tqdm progress bar.
     force : re-grade students whose stored result is up to date.
     on_result : called with each new result once it is on disk (e.g. a gradebook writer).
+    missing : a list that receives, sorted, the students that were due for grading but got no
+        result from ``map_fn`` (a task that failed for good, a refused result, a lost
+        scheduler); their stored results, if any, are out of date and are not returned.
+
+    Returns
+    -------
+    The stored results of ``students`` (one dict per student, see :func:`grade_submission`),
+    without those of the ``missing`` students.
     """
     from tqdm.auto import tqdm
 
@@ -463,30 +479,42 @@ def grade_all(course_root, assignment: str, students: Iterable[str], options: di
     if map_fn is None and todo:
         prestart_sandboxes(options)  # they start while the first inputs are prepared
     runner = map_fn or _local_map(max(1, int(options.get("jobs") or 1)))
+    delivered: set[str] = set()
     with tqdm(total=len(todo), desc=f"grading {assignment}", unit="sub", disable=not progress,
               initial=0) as bar:
-        for result in runner(grade_submission, kwargs_list):
-            _deliver(course_root, result, on_result)
-            bar.update(1)
-    return load_results(course_root, assignment, students)
+        results = runner(grade_submission, kwargs_list)
+        try:
+            for result in results:
+                if _deliver(course_root, result, on_result):
+                    delivered.add(result["student"])
+                bar.update(1)
+        finally:
+            if hasattr(results, "close"):  # an interrupted generator stops its pool now
+                results.close()
+    lost = sorted(set(todo) - delivered)
+    if missing is not None:
+        missing.extend(lost)
+    lost_set = set(lost)
+    return load_results(course_root, assignment, [s for s in students if s not in lost_set])
 
 
-def _deliver(course_root, result: dict, on_result) -> None:
+def _deliver(course_root, result: dict, on_result) -> bool:
     """Write one result and hand it to ``on_result``; a failure there is reported for that
-    student (a warning) and the batch goes on."""
+    student (a warning) and the batch goes on. True if the result is on disk."""
     try:
         write_result(course_root, result)
     except Exception as exc:  # noqa: BLE001 - e.g. a result that is not JSON-able
         student = str(result.get("student")) if isinstance(result, dict) else "?"
         warnings.warn(f"the result of {student!a} could not be written: "
                       f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
-        return
+        return False
     if on_result is not None:
         try:
             on_result(result)
         except Exception as exc:  # noqa: BLE001
             warnings.warn(f"recording the result of {str(result.get('student'))!a} failed: "
                           f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
+    return True
 
 
 def _safely_up_to_date(course_root, assignment, student, secret, options) -> bool:

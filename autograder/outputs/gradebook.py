@@ -7,12 +7,16 @@ used only to validate IRI formats, which nbgrader never does, and importing it c
 second).
 
 For each student: the student and the submission are created or updated (with the timestamp of
-``submitted/<student>/<assignment>/timestamp.txt``); every autograded test cell gets
+``submitted/<student>/<assignment>/timestamp.txt``; new rows are committed in batches, not one
+by one as ``Gradebook.add_student``/``add_submission`` do, so a first grading writes about as
+fast as a re-grade); every autograded test cell gets
 ``auto_score`` = the cell's max score times the fraction of its cases' points earned, and
 ``needs_manual_grade = False``; written answers keep needing a manual grade. A clean copy of the
 source notebook carrying the student's answers (never executed) goes to
 ``autograded/<student>/<assignment>/`` with the same ``timestamp.txt``, which formgrader needs
-to open the submission and which nbgrader's feedback uses.
+to open the submission and which nbgrader's feedback uses. Files there are replaced, never
+overwritten in place: ``nbgrader autograde`` leaves them read-only (mode 444), which stops an
+instructor who is not root from writing into them.
 
 Formgrader renders that copy as HTML without sanitising nbgrader cells, and puts the student id
 into its pages unescaped. Hence the copy shows each written answer as a literal text block (see
@@ -30,6 +34,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Iterable
@@ -184,10 +190,12 @@ COMMIT_EVERY = 25
 """Results written per database transaction (the results themselves are already on disk)."""
 
 
-def write_gradebook(course_root, assignment: str, results: Iterable[dict]) -> int:
+def write_gradebook(course_root, assignment: str, results: Iterable[dict],
+                    on_written=None) -> int:
     """Store ``results`` in ``<course_root>/gradebook.db``; returns the number of students.
 
     ``results`` may be any iterable, e.g. one fed while grading goes on (:class:`Writer`).
+    ``on_written(count)`` is called after each result is stored (committed or not).
     Students, submissions and grades already in the gradebook are read in three queries up
     front; only new students and submissions are created one by one.
     """
@@ -195,8 +203,12 @@ def write_gradebook(course_root, assignment: str, results: Iterable[dict]) -> in
     course_root = Path(course_root)
     layout = notebook_io.load_layout(course_root, assignment)
     with api.Gradebook(f"sqlite:///{course_root / 'gradebook.db'}") as gb:
+        # One writer, one session: objects stay valid across commits instead of being expired
+        # and reloaded (which made each commit cost time proportional to the rows seen so far).
+        gb.db().expire_on_commit = False
         notebook = _ensure_assignment(gb, layout)
-        students = {row[0] for row in gb.db.query(api.Student.id)}
+        assignment_row = gb.find_assignment(assignment)
+        students = {row.id: row for row in gb.db.query(api.Student)}
         submissions = {sub.student_id: sub for sub in gb.db.query(api.SubmittedAssignment)
                        .join(api.Assignment).filter(api.Assignment.name == assignment)}
         grades = _grades_by_student(gb, api, assignment, notebook)
@@ -205,16 +217,16 @@ def write_gradebook(course_root, assignment: str, results: Iterable[dict]) -> in
             count += 1
             student = result["student"]
             if student not in students:
-                gb.add_student(student)
-                students.add(student)
+                students[student] = api.Student(id=student)
+                gb.db.add(students[student])
             timestamp, stamp_path = _timestamp(course_root, assignment, student, utils)
             submission = submissions.get(student)
             if submission is None:
-                kwargs = {"timestamp": timestamp} if timestamp else {}
-                submission = submissions[student] = gb.add_submission(assignment, student,
-                                                                      **kwargs)
-                grades[student] = _grades_by_student(gb, api, assignment, notebook,
-                                                     submission.id).get(student, {})
+                submission, grades[student] = _new_submission(api, assignment_row,
+                                                              students[student], notebook,
+                                                              timestamp)
+                submissions[student] = submission
+                gb.db.add(submission)
             elif timestamp:
                 submission.timestamp = timestamp
             for gid, score in cell_scores(result, layout).items():
@@ -226,8 +238,34 @@ def write_gradebook(course_root, assignment: str, results: Iterable[dict]) -> in
             if count % COMMIT_EVERY == 0:
                 gb.db.commit()
             _write_autograded(course_root, assignment, student, result, layout, stamp_path)
+            if on_written is not None:
+                on_written(count)
         gb.db.commit()
     return count
+
+
+def _new_submission(api, assignment_row, student_row, notebook: str, timestamp):
+    """A new submission with the rows ``Gradebook.add_submission`` creates (a notebook per
+    notebook of the assignment, a grade per grade or task cell, a comment per solution or task
+    cell), not yet committed; returns it and ``{grade cell name: Grade}`` of ``notebook``.
+
+    ``add_submission`` commits each submission on its own, which made a first grading spend
+    most of its time in the database."""
+    kwargs = {"timestamp": timestamp} if timestamp else {}
+    submission = api.SubmittedAssignment(assignment=assignment_row, student=student_row, **kwargs)
+    grades = {}
+    for nb_row in assignment_row.notebooks:
+        submitted = api.SubmittedNotebook(notebook=nb_row, assignment=submission)
+        for cell in nb_row.grade_cells:
+            grade = api.Grade(cell_id=cell.id, notebook=submitted)
+            if nb_row.name == notebook:
+                grades[cell.name] = grade
+        for cell in nb_row.solution_cells:
+            api.Comment(cell_id=cell.id, notebook=submitted)
+        for cell in nb_row.task_cells:
+            api.Comment(cell_id=cell.id, notebook=submitted)
+            api.Grade(cell_id=cell.id, notebook=submitted)
+    return submission, grades
 
 
 def _grades_by_student(gb, api, assignment: str, notebook: str,
@@ -259,10 +297,18 @@ class Writer:
     :func:`autograder.engine.runner.write_result` already stored. The writer has its own session, so
     an interrupt (Ctrl-C) stops grading but lets the writer store what was graded.
 
+    The writer prints a line per result written; :meth:`close` shows them as a progress bar
+    while it waits. On failure its last stderr line names the cause (:func:`error_cause`).
+
     Usage: ``w = Writer(root, assignment); w.put(result) ...; count = w.close()``. Student ids
     that are not plain (:func:`autograder.outputs.safe.is_plain_id`: HTML characters, control
     characters, invalid Unicode) are not sent; they are listed in ``skipped``.
     """
+
+    queued = 0
+    """Results sent to the writer so far."""
+    written = 0
+    """Results the writer reported as written so far."""
 
     def __init__(self, course_root, assignment: str):
         self.skipped: list[str] = []
@@ -272,6 +318,19 @@ class Writer:
              assignment],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors,
             start_new_session=True, text=True)
+        self._progress = threading.Condition()
+        self._reader = threading.Thread(target=self._read_progress, daemon=True)
+        self._reader.start()
+
+    def _read_progress(self) -> None:
+        """Count the writer's progress lines (one per result written, the total last)."""
+        for line in self._proc.stdout:
+            if line.strip().isdigit():
+                with self._progress:
+                    self.written = int(line)
+                    self._progress.notify_all()
+        with self._progress:
+            self._progress.notify_all()
 
     def put(self, result: dict) -> None:
         """Queue one result (already written to ``grading/``) for the gradebook."""
@@ -281,23 +340,44 @@ class Writer:
         try:
             self._proc.stdin.write(result["student"] + "\n")
             self._proc.stdin.flush()
+            self.queued += 1
         except OSError:
             pass  # the writer died: close() reports why
 
-    def close(self) -> int:
-        """Wait for every queued result to be written; raise RuntimeError if the writer failed."""
+    def close(self, timeout: float | None = None, progress: bool = False) -> int | None:
+        """Wait for every queued result to be written and return their number; raise
+        RuntimeError naming the cause if the writer failed.
+
+        ``progress`` shows a progress bar of the results still being written. With a
+        ``timeout`` (seconds), return None if the writer is not done by then: it goes on in
+        the background (its own session) and finishes the queued results.
+        """
+        from tqdm.auto import tqdm
+
         try:
             self._proc.stdin.close()
         except OSError:
             pass
-        out = self._proc.stdout.read()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        show = progress and self.written < self.queued
+        with tqdm(total=self.queued, initial=self.written, desc="writing gradebook",
+                  unit="sub", disable=not show) as bar:
+            while self._reader.is_alive():
+                with self._progress:
+                    self._progress.wait(0.2)
+                step = min(self.written, self.queued) - bar.n
+                if step > 0:
+                    bar.update(step)
+                if deadline is not None and time.monotonic() > deadline:
+                    return None
         code = self._proc.wait()
         self._errors.seek(0)
         errors = self._errors.read().decode("utf-8", "replace").strip()
         self._errors.close()
         if code != 0:
-            raise RuntimeError(errors.splitlines()[-1] if errors else f"exit status {code}")
-        return int(out.strip() or 0)
+            last = errors.splitlines()[-1] if errors else f"exit status {code}"
+            raise RuntimeError(last.removeprefix("error: "))
+        return self.written
 
 
 def _feed(course_root, assignment: str, lines: Iterable[str]):
@@ -318,9 +398,31 @@ def main(argv: list[str] | None = None) -> int:
     course_root, assignment = (argv if argv is not None else sys.argv[1:])[:2]
     os.nice(10)  # the writer yields the CPU to grading and catches up whenever a core is idle
     _without_archive_helpers()
-    count = write_gradebook(course_root, assignment, _feed(course_root, assignment, sys.stdin))
+
+    def written(count: int) -> None:
+        print(count, flush=True)
+
+    try:
+        count = write_gradebook(course_root, assignment, _feed(course_root, assignment, sys.stdin),
+                                on_written=written)
+    except Exception as exc:  # noqa: BLE001 - the parent shows the last line of stderr
+        print(f"error: {error_cause(exc)}", file=sys.stderr)
+        return 1
     print(count)
     return 0
+
+
+def error_cause(exc: BaseException) -> str:
+    """What went wrong, in words: ``"database is locked"``, ``"No space left on device:
+    PATH"``... SQLAlchemy errors are reduced to the database driver's message (no SQL
+    statement, no link to SQLAlchemy's help pages)."""
+    orig = getattr(exc, "orig", None)  # sqlalchemy.exc.DBAPIError wraps the driver's error
+    if isinstance(orig, BaseException):
+        exc = orig
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def _without_archive_helpers() -> None:
@@ -343,8 +445,10 @@ def _write_autograded(course_root, assignment, student, result, layout, stamp_pa
     tmp = folder / f".{layout.notebook}.tmp"
     tmp.write_text(json.dumps(nb), encoding="utf-8")  # no indent: the C encoder, 10x faster
     os.replace(tmp, folder / layout.notebook)
-    if stamp_path is not None:
-        shutil.copy2(stamp_path, folder / "timestamp.txt")
+    if stamp_path is not None:  # replaced, not overwritten: nbgrader leaves it read-only
+        tmp = folder / ".timestamp.txt.tmp"
+        shutil.copyfile(stamp_path, tmp)
+        os.replace(tmp, folder / "timestamp.txt")
 
 
 if __name__ == "__main__":
