@@ -241,7 +241,7 @@ def cmd_export(args) -> int:
                else f"gradescope_{args.assignment}")
     out = Path(args.output or Path(args.course_root) / default)
     problems: list = []
-    files = export(results, args.format, out, problems=problems)
+    files = export(results, args.format, out, problems=problems, course_root=args.course_root)
     print(f"wrote {len(files)} file(s) to {out}")
     return _report_problems("no results.json", problems)
 
@@ -252,7 +252,8 @@ def cmd_export_gradescope_autograder(args) -> int:
     except ImportError as exc:
         print(f"error: this command needs autograder.deploy.gradescope ({exc})", file=sys.stderr)
         return 2
-    build_package(args.course_root, args.assignment, args.output)
+    build_package(args.course_root, args.assignment, args.output, wheelhouse=args.wheelhouse,
+                  bundle_dependencies=not args.no_bundle, python_version=args.python)
     print(f"wrote {args.output}")
     return 0
 
@@ -283,7 +284,14 @@ def cmd_check(args) -> int:
               f"{case['name']}{hidden}{msg}", sys.stdout)
     for flag in result["flags"]:
         _emit(f"NOTE {inert(flag['detail'])}", sys.stdout)
-    print(f"score: {result['total']:g} / {result['max_total']:g}")
+    print(f"score: {result['total']:g} / {result['max_total']:g} (autograded)")
+    from autograder.cases.tasks import get_spec
+
+    written = get_spec(assignment, args.course_root).written
+    if written:
+        listed = ", ".join(f"{gid} ({points:g})" for gid, points in written.items())
+        print(f"graded by hand, not in this score: {sum(written.values()):g} points "
+              f"({listed})")
     return 0
 
 
@@ -324,6 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="build a Gradescope autograder package (zip)")
     p.add_argument("assignment")
     p.add_argument("-o", "--output", required=True)
+    p.add_argument("--wheelhouse", help="folder of dependency wheels to bundle "
+                   "(default: pip downloads them for --python from the configured index)")
+    p.add_argument("--no-bundle", action="store_true",
+                   help="bundle no dependency wheels (setup.sh installs them from PyPI)")
+    p.add_argument("--python", help="Python version of the bundled wheels, e.g. 3.12 "
+                   "(default: this Python's)")
     p.set_defaults(func=cmd_export_gradescope_autograder)
 
     p = sub.add_parser("check", help="grade your own copy of an assignment (hidden tests too)")
