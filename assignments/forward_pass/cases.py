@@ -383,6 +383,8 @@ def _cmp_augment(actual, expected, inputs):
 def _split_inputs(fixed=None):
     def make(rng):
         n_in, n_out = fixed or distinct_sizes(rng, 2, 2, 12)
+        if n_out == n_in + 1:  # keep W_tilde non-square, so that a transpose shows
+            n_out += 1
         return {"W_tilde": rng.standard_normal((n_out, n_in + 1))}
     return make
 

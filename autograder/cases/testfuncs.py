@@ -6,7 +6,8 @@ batch grader can load it as a plain file. Two kinds of content:
 * scalar test functions ``f(x) -> float`` for the student's ``numerical_gradient``; a
   :class:`autograder.cases.spec.CallableArg` names one of them plus its parameter arrays and
   :func:`build` turns it into a callable (in-process or inside the sandbox);
-* :func:`baseline_backprop`, the vectorized baseline a student's ``backprop`` is timed against.
+* :func:`baseline_backprop_layers`, the vectorized baseline a student's ``backprop`` is timed
+  against.
 """
 from __future__ import annotations
 
@@ -59,33 +60,6 @@ def build(name, arrays):
 
     f.__name__ = name
     return f
-
-
-def baseline_backprop(X, Y, params):
-    """Vectorized backprop for X -> ReLU -> ReLU -> softmax with mean softmax-CE (eq. 23a-d).
-
-    Parameters
-    ----------
-    X : (B, N) inputs; Y : (B, C) one-hot targets;
-    params : {"W1": (K, N), "b1": (K,), "W2": (J, K), "b2": (J,), "W3": (C, J), "b3": (C,)}.
-
-    Returns
-    -------
-    grads : dict with the same keys and shapes as ``params``.
-    """
-    W1, b1, W2, b2, W3, b3 = (params[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3"))
-    B = X.shape[0]
-    z1 = X @ W1.T + b1
-    a1 = np.maximum(z1, 0.0)
-    z2 = a1 @ W2.T + b2
-    a2 = np.maximum(z2, 0.0)
-    z3 = a2 @ W3.T + b3
-    e = np.exp(z3 - z3.max(axis=1, keepdims=True))
-    dz3 = (e / e.sum(axis=1, keepdims=True) - Y) / B
-    dz2 = (dz3 @ W3) * (z2 > 0)
-    dz1 = (dz2 @ W2) * (z1 > 0)
-    return {"W1": dz1.T @ X, "b1": dz1.sum(axis=0), "W2": dz2.T @ a1, "b2": dz2.sum(axis=0),
-            "W3": dz3.T @ a2, "b3": dz3.sum(axis=0)}
 
 
 def _hidden_activation(name, z):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 
 import numpy as np
@@ -12,10 +13,14 @@ from autograder.checks import check, run_case
 from autograder.cases.compare import check_array, check_dict, check_int, redact_values
 from autograder.cases.tasks import get_spec, list_assignments
 
-ASSIGNMENTS = list_assignments()
-from autograder.cases.tasks.vectorized_gradients import (accuracy_credit, forward_logits, held_out_data,
-                                                   reference_backprop, training_data)
 from tests import submissions as subs
+
+ASSIGNMENTS = list_assignments()
+BACKPROP = get_spec("backprop")
+BACKPROP_CASES = sys.modules["fnn_assignment_backprop"]
+NARROW = "bob"
+"""A student whose network (hidden widths 64, 48, 32) makes the timed case cheap for the
+vectorized baseline, so that a loop over the examples is many times slower."""
 
 
 def _solutions(assignment):
@@ -37,14 +42,20 @@ def sb():
 
 
 @pytest.fixture(scope="module")
-def vg():
-    return _solutions("vectorized_gradients")
+def bp():
+    return _solutions("backprop")
 
 
 def _failure(assignment, function, fn, **kwargs) -> str:
     with pytest.raises(AssertionError) as info:
         check(assignment, function, fn, **kwargs)
     return str(info.value)
+
+
+def _flat(message: str) -> str:
+    """``message`` with every run of white space (line breaks of wrapped lines and of hints
+    included) made one space, so that a test reads it as one sentence."""
+    return " ".join(message.split())
 
 
 # ----------------------------------------------------------------------------- reference solutions
@@ -69,38 +80,39 @@ def test_check_prints_a_short_passed_line(fp, capsys):
 
 
 # ----------------------------------------------------------------------------- common mistakes
-def test_transposed_gradient_is_named(vg):
-    def backprop(X, Y, params):
-        grads = vg["backprop"](X, Y, params)
+def test_transposed_gradient_is_named(bp):
+    def backprop(X, Y, params, activations, loss):
+        grads = bp["backprop"](X, Y, params, activations, loss)
         grads["W1"] = grads["W1"].T.copy()
         return grads
-    msg = _failure("vectorized_gradients", "backprop", backprop)
+    msg = _failure("backprop", "backprop", backprop)
     assert "grads['W1'] has shape (6, 5), expected (5, 6): transposed?" in msg
 
 
-def test_bias_gradient_that_kept_the_batch_axis(vg):
-    def backprop(X, Y, params):
-        grads = vg["backprop"](X, Y, params)
+def test_bias_gradient_that_kept_the_batch_axis(bp):
+    def backprop(X, Y, params, activations, loss):
+        grads = bp["backprop"](X, Y, params, activations, loss)
         grads["b3"] = np.tile(grads["b3"], (X.shape[0], 1)) / X.shape[0]
         return grads
-    msg = _failure("vectorized_gradients", "backprop", backprop)
+    msg = _failure("backprop", "backprop", backprop)
     assert "grads['b3'] has shape (7, 3), expected (3,): it kept the batch axis" in msg
 
 
 def test_output_that_lost_the_batch_axis(fp):
-    msg = _failure("forward_pass", "network_forward", lambda X, params: np.mean(fp["network_forward"](X, params), keepdims=True)[0, ...])
-    assert "y_hat has shape (), expected (7,): it lost the batch axis" in msg
-    msg = _failure("forward_pass", "network_forward", lambda X, params: fp["network_forward"](X, params)[:, None])
-    assert "y_hat has shape (7, 1), expected (7,): an extra or missing axis of length 1" in msg
-    msg = _failure("forward_pass", "affine_forward", lambda x, W, b: (x @ W.T + b)[0])
-    assert "z has shape (3,), expected (7, 3): it lost the batch axis" in msg
+    msg = _flat(_failure("forward_pass", "network_forward", lambda X, params: np.mean(fp["network_forward"](X, params), keepdims=True)[0, ...]))
+    assert "y_hat has shape (), expected (7,) Hint: it lost the batch axis" in msg
+    msg = _flat(_failure("forward_pass", "network_forward", lambda X, params: fp["network_forward"](X, params)[:, None]))
+    assert "y_hat has shape (7, 1), expected (7,) Hint: an extra or missing axis of length 1" in msg
+    msg = _flat(_failure("forward_pass", "affine_forward", lambda x, W, b: (x @ W.T + b)[0]))
+    assert "z has shape (3,), expected (7, 3) Hint: it lost the batch axis" in msg
 
 
-def test_gradient_mean_without_division_by_B(vg):
-    def backprop(X, Y, params):
-        return {k: v * X.shape[0] for k, v in vg["backprop"](X, Y, params).items()}
-    msg = _failure("vectorized_gradients", "backprop", backprop)
-    assert "Hint: the loss is the MEAN over the batch: divide by B" in msg
+def test_gradient_mean_without_division_by_B(bp):
+    def backprop(X, Y, params, activations, loss):
+        grads = bp["backprop"](X, Y, params, activations, loss)
+        return {k: v * X.shape[0] for k, v in grads.items()}
+    msg = _failure("backprop", "backprop", backprop)
+    assert "Hint: the cost is the MEAN over the batch: divide by B" in msg
 
 
 def test_softmax_without_the_max_shift_gives_nan_and_the_fix(sb):
@@ -140,26 +152,26 @@ def test_in_place_modification_of_the_input():
     assert "your function changed its input z in place" in msg
 
 
-def test_sgd_step_that_updates_params_in_place(vg):
+def test_sgd_step_that_updates_params_in_place(bp):
     def sgd_step(params, grads, lr):
         for key in params:
             params[key] -= lr * grads[key]
         return params
-    msg = _failure("vectorized_gradients", "sgd_step", sgd_step)
+    msg = _failure("backprop", "sgd_step", sgd_step)
     assert "changed its input params['W1']" in msg
 
     def pops(params, grads, lr):
-        new = vg["sgd_step"](params, grads, lr)
-        params.pop("b3")
+        new = bp["sgd_step"](params, grads, lr)
+        params.pop("b2")
         return new
-    assert "changed its input params['b3']" in _failure("vectorized_gradients", "sgd_step", pops)
+    assert "changed its input params['b2']" in _failure("backprop", "sgd_step", pops)
 
 
 def test_wrong_dtypes_are_named():
     msg = _failure("forward_pass", "relu", lambda z: np.maximum(z, 0).astype(np.int64))
     assert "expected dtype float64, got int64" in msg
-    msg = _failure("forward_pass", "predict", lambda y_hat, threshold=0.5: y_hat >= threshold)
-    assert "expected dtype int64, got bool: convert with .astype(np.int64)" in msg
+    msg = _flat(_failure("forward_pass", "predict", lambda y_hat, threshold=0.5: y_hat >= threshold))
+    assert "expected dtype int64, got bool Hint: convert with .astype(np.int64)" in msg
 
 
 def test_worst_offending_index_and_max_error_are_reported(fp):
@@ -167,7 +179,7 @@ def test_worst_offending_index_and_max_error_are_reported(fp):
         z = x @ W.T + b
         z[4, 2] += 0.5
         return z
-    msg = _failure("forward_pass", "affine_forward", affine_forward)
+    msg = _flat(_failure("forward_pass", "affine_forward", affine_forward))
     assert re.search(r"max abs error 0\.5, worst at index \(4, 2\) \(example 4 of the batch\)", msg)
     assert "1 of 21 entries off" in msg
     assert re.search(r"got -?\d[\d.e+-]*, expected -?\d", msg)  # visible: both values shown
@@ -195,13 +207,13 @@ def test_untrusted_objects_are_never_compared_with_eq():
         def __eq__(self, other):
             return True
         shape, dtype = (7, 5), np.float64
-    msg = _failure("forward_pass", "relu", lambda z: Liar())
+    msg = _flat(_failure("forward_pass", "relu", lambda z: Liar()))
     assert "relu(z) should be a numpy ndarray, got" in msg and "Liar" in msg
     msg = _failure("forward_pass", "relu", lambda z: np.zeros_like(z).view(AlwaysEqual))
     assert "AlwaysEqual" in msg
-    msg = _failure("forward_pass", "relu", lambda z: np.maximum(z, 0).tolist())
+    msg = _flat(_failure("forward_pass", "relu", lambda z: np.maximum(z, 0).tolist()))
     assert "got list: convert it with np.asarray(...)" in msg
-    msg = _failure("forward_pass", "count_parameters", lambda N, K, J: float((N + 1) * K + (K + 1) * J + J + 1))
+    msg = _flat(_failure("forward_pass", "count_parameters", lambda N, K, J: float((N + 1) * K + (K + 1) * J + J + 1)))
     assert "should be an int, got float: wrap it in int(...)" in msg
     msg = _failure("forward_pass", "count_parameters", lambda N, K, J: N * K + K * J + J)
     assert "did you forget the biases" in msg
@@ -256,48 +268,79 @@ def test_hidden_cases_use_fresh_seeds_so_hard_coded_answers_fail(fp):
     assert len(seeds) == 3
 
 
-def test_python_loop_over_examples_loses_the_vectorization_points(vg):
-    def loop(X, Y, params):
+def test_python_loop_over_examples_loses_the_vectorization_points(bp):
+    def loop(X, Y, params, activations, loss):
         total = {k: np.zeros_like(v) for k, v in params.items()}
         for b in range(X.shape[0]):
-            for k, g in vg["backprop"](X[b:b + 1], Y[b:b + 1], params).items():
+            for k, g in bp["backprop_example"](X[b], Y[b], params, activations, loss).items():
                 total[k] += g
         return {k: v / X.shape[0] for k, v in total.items()}
-    assert check("vectorized_gradients", "backprop", loop) is None  # the values are right
-    msg = _failure("vectorized_gradients", "backprop", loop, grade_id="test_backprop_vectorized")
+    assert check("backprop", "backprop", loop) is None  # the values are right
+    msg = _failure("backprop", "backprop", loop, grade_id="test_backprop_vectorized",
+                   student_id=NARROW)
     assert "this looks like a Python loop over examples" in msg
-    assert check("vectorized_gradients", "backprop", vg["backprop"],
-                 grade_id="test_backprop_vectorized") is None
+    assert check("backprop", "backprop", bp["backprop"], grade_id="test_backprop_vectorized",
+                 student_id=NARROW) is None
 
 
 def test_fast_but_wrong_backprop_gets_no_vectorization_points():
-    def zeros(X, Y, params):
+    def zeros(X, Y, params, activations, loss):
         return {k: np.zeros_like(v) for k, v in params.items()}
-    msg = _failure("vectorized_gradients", "backprop", zeros, grade_id="test_backprop_vectorized")
+    msg = _failure("backprop", "backprop", zeros, grade_id="test_backprop_vectorized",
+                   student_id=NARROW)
     assert "wrong gradients on the B=2048 batch" in msg
 
 
-def test_train_classifier_partial_credit_is_linear_in_accuracy(vg, capsys):
-    namespace = {"np": np, "backprop": vg["backprop"], "sgd_step": vg["sgd_step"]}
-    exec(subs.WEAK_TRAINING, namespace)
-    weak = namespace["train_classifier"]
-    X_test, y_test = held_out_data()
-    accuracy = float(np.mean(np.argmax(forward_logits(X_test, weak(*training_data())), axis=1) == y_test))
-    assert 0.80 < accuracy < 0.95, accuracy
-    earned = check("vectorized_gradients", "train_classifier", weak)
-    assert earned == pytest.approx(5.0 * accuracy_credit(accuracy), abs=1e-3)
+def _trainer(bp, code: str):
+    """``train_classifier`` defined by ``code`` in a namespace with the solution's other
+    functions (so that its calls of ``backprop`` and ``sgd_step`` are counted)."""
+    namespace = {"np": np, **{k: v for k, v in bp.items() if k != "train_classifier"}}
+    exec(code, namespace)
+    return namespace["train_classifier"]
+
+
+def test_train_classifier_partial_credit_is_linear_in_accuracy(bp, capsys):
+    from autograder.checks import VISIBLE_SEED
+
+    weak = _trainer(bp, subs.WEAK_TRAINING)
+    student = subs.WEAK_TRAINING_STUDENT
+    case, = BACKPROP.cases_for(function="train_classifier")
+    inputs = case.inputs_for(np.random.default_rng(VISIBLE_SEED), BACKPROP.variant_of(student))
+    params = weak(inputs["X_train"], inputs["y_train"], inputs["hidden_sizes"],
+                  inputs["activations"])
+    logits = BACKPROP_CASES.logits(inputs["_X_test"], params, inputs["activations"])
+    accuracy = float(np.mean(np.argmax(logits, axis=1) == inputs["_y_test"]))
+    assert 0.75 < accuracy < 0.86, accuracy  # inside the partial-credit band
+    earned = check("backprop", "train_classifier", weak, student_id=student)
+    assert earned == pytest.approx(case.points * BACKPROP_CASES.accuracy_credit(accuracy), abs=1e-3)
     assert "partial credit" in capsys.readouterr().out
-    assert accuracy_credit(0.95) == 1.0 and accuracy_credit(0.80) == 0.0
-    assert accuracy_credit(0.875) == pytest.approx(0.5)
+    credit = BACKPROP_CASES.accuracy_credit
+    assert credit(0.88) == credit(0.95) == 1.0 and credit(0.70) == credit(0.5) == 0.0
+    assert credit(0.79) == pytest.approx(0.5)
 
 
-def test_train_classifier_with_bad_parameters():
-    msg = _failure("vectorized_gradients", "train_classifier", lambda X_train, y_train: [1, 2])
+def test_train_classifier_with_bad_parameters(bp):
+    used = ("    grads = backprop(X_train[:2], np.eye(10)[y_train[:2]], PARAMS, activations, "
+            "'softmax_ce')\n    sgd_step(PARAMS, grads, 0.1)\n")
+    widths = [784] + BACKPROP.variant_of(NARROW)["hidden_sizes"] + [10]
+    last = len(widths) - 1
+    good = "".join(f"PARAMS['W{l}'] = np.zeros(({widths[l]}, {widths[l - 1]}))\n"
+                   f"PARAMS['b{l}'] = np.zeros({widths[l]})\n" for l in range(1, last + 1))
+    setup = "PARAMS = {}\n" + good
+    returns_list = setup + ("def train_classifier(X_train, y_train, hidden_sizes, activations):\n"
+                            + used + "    return [1, 2]\n")
+    msg = _failure("backprop", "train_classifier", _trainer(bp, returns_list), student_id=NARROW)
     assert "should return a dict of parameters, got list" in msg
-    bad = {"W1": np.zeros((5, 64)), "b1": np.zeros(5), "W2": np.zeros((4, 5)), "b2": np.zeros(4),
-           "W3": np.zeros((4, 10)), "b3": np.zeros(10)}
-    msg = _failure("vectorized_gradients", "train_classifier", lambda X_train, y_train: bad)
-    assert "W3 has shape (4, 10), expected (10, 4)" in msg
+    transposed = setup + ("def train_classifier(X_train, y_train, hidden_sizes, activations):\n"
+                          + used + f"    bad = dict(PARAMS)\n    bad['W{last}'] = bad['W{last}'].T\n"
+                          "    return bad\n")
+    msg = _failure("backprop", "train_classifier", _trainer(bp, transposed), student_id=NARROW)
+    assert (f"W{last} has shape ({widths[last - 1]}, 10), expected (10, {widths[last - 1]})"
+            in msg)
+    unused = setup + ("def train_classifier(X_train, y_train, hidden_sizes, activations):\n"
+                      "    return dict(PARAMS)\n")
+    msg = _failure("backprop", "train_classifier", _trainer(bp, unused), student_id=NARROW)
+    assert "with your own backprop and sgd_step" in msg
 
 
 # ----------------------------------------------------------------------------- comparison helpers
@@ -325,7 +368,10 @@ def test_testfuncs_registry_and_baseline():
     from autograder.cases.helpers import one_hot_labels, random_params
     X, Y = rng.standard_normal((9, 6)), one_hot_labels(rng, 9, 4)
     params = random_params(rng, [6, 5, 3, 4])
-    fast, ref = testfuncs.baseline_backprop(X, Y, params), reference_backprop(X, Y, params)
+    activations = ["tanh", "sigmoid"]
+    fast = testfuncs.baseline_backprop_layers(X, Y, params, activations, "softmax_ce")
+    ref = BACKPROP_CASES.reference_grads(X, Y, params, activations, "softmax_ce")
+    assert sorted(fast) == sorted(ref)
     assert all(np.max(np.abs(fast[k] - ref[k])) < 1e-12 for k in ref)
 
 
@@ -366,16 +412,17 @@ def test_every_value_case_uses_non_square_float64_inputs(assignment):
         for seed in range(5):
             inputs = case.make_inputs(np.random.default_rng(seed))
             for array in (a for v in inputs.values() for a in _arrays(v)):
-                assert array.dtype == np.float64, case.name
+                labels = array.dtype.kind in "iu" and array.ndim == 1  # class labels
+                assert array.dtype == np.float64 or labels, (case.name, array.dtype)
                 if array.ndim == 2:
                     assert array.shape[0] != array.shape[1], (case.name, array.shape)
 
 
 def test_spec_helpers():
-    spec = get_spec("vectorized_gradients")
+    spec = BACKPROP
     assert [c.grade_id for c in spec.cases_for(function="backprop", hidden=False)] == [
-        "test_backprop", "test_backprop_vectorized"]
-    assert len(spec.cases_for(grade_id="test_backprop", hidden=True)) == 2
+        "test_backprop"] * 3 + ["test_backprop_vectorized"]
+    assert len(spec.cases_for(grade_id="test_backprop", hidden=True)) == 3
     case = spec.cases[0]
     assert case.score(True) == case.points and case.score(False) == 0.0
     assert case.score(0.5) == case.points / 2

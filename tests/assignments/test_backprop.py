@@ -8,14 +8,12 @@ measured against the baseline with ``checks.time_against_baseline``. The helper 
 does this in-process, so these tests do not depend on how the grader and the in-notebook checks
 implement it.
 
-The tests at the end run the notebook and nbgrader; those that need the per-student plumbing of
-``autograder.checks`` (``variant`` and ``check(..., student_id=...)``) and of the batch grader
-are skipped, with that reason, until it is there.
+The tests at the end run the notebook (with the per-student plumbing of ``autograder.checks``:
+``variant`` and ``check(..., student_id=...)``), the batch grader and nbgrader.
 """
 from __future__ import annotations
 
 import copy
-import inspect
 import json
 import os
 import subprocess
@@ -406,16 +404,6 @@ def test_another_variants_architecture_is_refused_with_its_shapes(trained):
 
 
 # ----------------------------------------------------------------------------- notebook, nbgrader
-def _plumbing_ready() -> bool:
-    """Whether ``autograder.checks`` has the per-student plumbing the notebook uses."""
-    return hasattr(checks, "variant") and "student_id" in inspect.signature(checks.check).parameters
-
-
-needs_plumbing = pytest.mark.skipif(
-    not _plumbing_ready(), reason="needs autograder.checks.variant and check(..., student_id=...)"
-                                  " (per-student variants, private inputs, counted calls)")
-
-
 def test_the_release_has_no_solutions_rubrics_hidden_tests_or_cases(tmp_path):
     root = subs.make_course_copy(tmp_path / "course", [NAME])
     released = subs.release_notebook(root, NAME)
@@ -449,13 +437,11 @@ def _errors(nb) -> dict[str, str]:
     return out
 
 
-@needs_plumbing
 def test_the_source_notebook_runs_with_every_visible_and_hidden_check_passing():
     nb = _execute(subs.source_notebook(NAME), subs.REPO)
     assert _errors(nb) == {}
 
 
-@needs_plumbing
 def test_the_untouched_release_fails_every_test_cell(tmp_path):
     root = subs.make_course_copy(tmp_path / "course", [NAME])
     nb = _execute(subs.release_notebook(root, NAME), root)
@@ -464,7 +450,6 @@ def test_the_untouched_release_fails_every_test_cell(tmp_path):
     assert all("not implemented yet" in errors[gid] for gid in FULL), errors
 
 
-@needs_plumbing
 def test_fnn_grade_and_stock_nbgrader_agree_on_the_source_and_typical_mistakes(tmp_path):
     """Points per test cell under the batch grader and under ``nbgrader autograde``.
 

@@ -19,11 +19,22 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.cases.tasks import get_spec
 from tests import submissions as subs
 
 pytestmark = pytest.mark.slow
 
-ASSIGNMENTS = ("forward_pass", "softmax_backward", "vectorized_gradients")
+ASSIGNMENTS = ("forward_pass", "softmax_backward", "backprop")
+SPECS = {name: get_spec(name) for name in ASSIGNMENTS}
+FP = SPECS["forward_pass"]
+BP = SPECS["backprop"]
+
+
+def _points(spec, *grade_ids: str) -> float:
+    """Points of the test cells ``grade_ids`` of an assignment (from its spec)."""
+    table = spec.points_by_grade_id()
+    return float(sum(table[gid] for gid in grade_ids))
+
 LOOP_TIMEOUT_S = 5  # per-cell timeout while grading softmax_backward (the infinite-loop fixture)
 
 UNSTABLE_SIGMOID = '''
@@ -41,30 +52,47 @@ def softmax_jacobian(y):
         pass
 '''
 LOOP_OVER_EXAMPLES = '''
-def backprop(X, Y, params):
-    return backprop_per_example(X, Y, params)
+def backprop(X, Y, params, activations, loss):
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    for i in range(X.shape[0]):
+        for k, g in backprop_example(X[i], Y[i], params, activations, loss).items():
+            grads[k] += g / X.shape[0]
+    return grads
 '''
 
-ANSWER = "Any value in [0, 1]; the library uses 0; z is exactly 0 with probability zero."
+ANSWERS = {
+    "written_zero_one": ("The step function's derivative is 0 wherever it exists, so the chain "
+                         "rule passes no gradient back and gradient descent never moves."),
+    "written_augmented": "One matrix product per layer; the column of ones costs a copy of x.",
+    "written_bce_vs_mse": "With BCE the sigmoid's slope cancels; with MSE it makes the step tiny.",
+    "written_one_vs_rest": "Close to 1, but 90% of the digits are not a 2; ten outputs, softmax.",
+}
+"""An answer to each written question of forward_pass (graded by hand, not by these tests)."""
+assert set(ANSWERS) == set(FP.written)
 
 
 def _transposed_backprop(source: str) -> str:
-    return source.replace('return {"W1": dz1.T @ X,', 'return {"W1": X.T @ dz1,')
+    old = 'grads[f"W{l}"] = dZ.T @ A[l - 1]'
+    assert old in source
+    return source.replace(old, 'grads[f"W{l}"] = A[l - 1].T @ dZ')
 
 
 # student -> (expected auto score, how to build the notebook from (release, solutions, source))
 EXPECTED = {
     "forward_pass": {
-        "fp_source": (13.0, lambda rel, sol, src: src),
-        "fp_correct": (13.0, lambda rel, sol, src: subs.with_solutions(
-            rel, {**sol, "written_relu_subgradient": ANSWER})),
+        "fp_source": (FP.max_score, lambda rel, sol, src: src),
+        "fp_correct": (FP.max_score, lambda rel, sol, src: subs.with_solutions(
+            rel, {**sol, **ANSWERS})),
         "fp_untouched": (0.0, lambda rel, sol, src: rel),
-        "fp_deleted_test": (13.0, lambda rel, sol, src: subs.delete_cells(
+        "fp_deleted_test": (FP.max_score, lambda rel, sol, src: subs.delete_cells(
             subs.with_solutions(rel, sol), ["test_relu"])),
-        "fp_duplicated": (13.0, lambda rel, sol, src: subs.duplicate_cells(
+        "fp_duplicated": (FP.max_score, lambda rel, sol, src: subs.duplicate_cells(
             subs.with_solutions(rel, sol), ["relu", "test_predict"])),
-        "fp_nan_sigmoid": (11.0, lambda rel, sol, src: subs.with_solutions(
-            rel, {**sol, "sigmoid": UNSTABLE_SIGMOID})),
+        # NaN for |z| ~ 1000: the sigmoid's test cell fails, and so does its derivative's,
+        # which calls it there
+        "fp_nan_sigmoid": (FP.max_score - _points(FP, "test_sigmoid", "test_sigmoid_derivative"),
+                           lambda rel, sol, src: subs.with_solutions(
+                               rel, {**sol, "sigmoid": UNSTABLE_SIGMOID})),
         "fp_renamed": (0.0, lambda rel, sol, src: subs.with_solutions(rel, sol)),
     },
     "softmax_backward": {
@@ -77,17 +105,21 @@ EXPECTED = {
         "sb_infinite_loop": (12.5, lambda rel, sol, src: subs.with_solutions(
             rel, {**sol, "softmax_jacobian": INFINITE_LOOP})),
     },
-    "vectorized_gradients": {
-        "vg_source": (15.0, lambda rel, sol, src: src),  # also stands for "correct" (same code)
-        "vg_untouched": (0.0, lambda rel, sol, src: rel),
-        # only sgd_step survives: wrong shapes break backprop, its timing and the training
-        "vg_transposed": (2.0, lambda rel, sol, src: subs.with_solutions(
-            rel, {**sol, "backprop": _transposed_backprop(sol["backprop"])})),
-        # right values, vectorization points lost
-        "vg_loop": (13.0, lambda rel, sol, src: subs.with_solutions(
-            rel, {**sol, "backprop": LOOP_OVER_EXAMPLES})),
-        # partial credit through the test cell's value: 10 + about 0.4 * 5 (86% held out)
-        "vg_weak_training": (None, lambda rel, sol, src: subs.with_solutions(
+    "backprop": {
+        "bp_source": (BP.max_score, lambda rel, sol, src: src),  # also stands for "correct"
+        "bp_untouched": (0.0, lambda rel, sol, src: rel),
+        # wrong shapes break backprop, its timing and the training that uses it
+        "bp_transposed": (BP.max_score - _points(BP, "test_backprop", "test_backprop_vectorized",
+                                                 "test_train_classifier"),
+                          lambda rel, sol, src: subs.with_solutions(
+                              rel, {**sol, "backprop": _transposed_backprop(sol["backprop"])})),
+        # right values, vectorization points lost (the release's STUDENT_ID, instructor-demo,
+        # has hidden widths 32-32: a loop is tens of times slower than the baseline there)
+        "bp_loop": (BP.max_score - _points(BP, "test_backprop_vectorized"),
+                    lambda rel, sol, src: subs.with_solutions(
+                        rel, {**sol, "backprop": LOOP_OVER_EXAMPLES})),
+        # partial credit through the test cell's value (about 83% held out)
+        "bp_weak_training": (None, lambda rel, sol, src: subs.with_solutions(
             rel, {**sol, "train_classifier": subs.WEAK_TRAINING})),
     },
 }
@@ -171,12 +203,11 @@ def test_release_has_no_solutions_and_no_hidden_tests(course, name):
 def test_gradebook_scores_are_exactly_as_expected(course):
     scores = {(row["assignment"], row["student_id"]): (float(row["score"]), float(row["max_score"]))
               for row in course["rows"]}
-    written = {"forward_pass": 2.0, "softmax_backward": 12.0, "vectorized_gradients": 2.0}
-    auto = {"forward_pass": 13.0, "softmax_backward": 14.0, "vectorized_gradients": 15.0}
     for name, students in EXPECTED.items():
+        spec = SPECS[name]
         for student, (expected, _) in students.items():
             score, max_score = scores[(name, student)]
-            assert max_score == auto[name] + written[name]
+            assert max_score == spec.max_score + sum(spec.written.values())
             if expected is None:  # depends on floating-point training: see the partial-credit test
                 continue
             assert score == pytest.approx(expected, abs=1e-3), f"{name}/{student}: got {score}"
@@ -215,7 +246,7 @@ def test_cell_level_outcomes(course):
         "KeyboardInterrupt" in [e.ename for e in _errors(looped, "test_softmax_jacobian")]
     assert not _errors(looped, "test_numerical_gradient")  # later cells still ran
 
-    slow = _autograded(course, "vectorized_gradients", "vg_loop")
+    slow = _autograded(course, "backprop", "bp_loop")
     (error,) = _errors(slow, "test_backprop_vectorized")
     assert "this looks like a Python loop over examples" in error.evalue
     assert not _errors(slow, "test_backprop")
@@ -226,14 +257,15 @@ def test_cell_level_outcomes(course):
 
 
 def test_partial_credit_is_the_value_of_the_test_cell(course):
-    nb = _autograded(course, "vectorized_gradients", "vg_weak_training")
+    nb = _autograded(course, "backprop", "bp_weak_training")
     cell = subs.find_cell(nb, "test_train_classifier")
     (result,) = [o for o in cell.outputs if o.output_type == "execute_result"]
     partial = float(result.data["text/plain"])
-    assert 1.0 < partial < 3.0  # about 86% held out: 40% of 5 points
+    full = _points(BP, "test_train_classifier")
+    assert 0.25 * full < partial < 0.95 * full  # about 83% held out: about 70% of the points
     score = next(float(row["score"]) for row in course["rows"]
-                 if (row["assignment"], row["student_id"]) == ("vectorized_gradients", "vg_weak_training"))
-    assert score == pytest.approx(10.0 + partial, abs=1e-3)
+                 if (row["assignment"], row["student_id"]) == ("backprop", "bp_weak_training"))
+    assert score == pytest.approx(BP.max_score - full + partial, abs=1e-3)
 
 
 def test_untouched_release_runs_and_every_test_cell_says_what_to_do(course):
@@ -248,7 +280,8 @@ def test_validate_command(course):
     code, out, _ = course["feedback"]["validate_correct"]
     assert "Success! Your notebook passes all the tests." in out
     code, out, _ = course["feedback"]["validate_untouched"]
-    assert "VALIDATION FAILED ON 8 CELL(S)!" in out  # 7 test cells + the unanswered question
+    cells = len(FP.points_by_grade_id()) + len(FP.written)  # every test cell, every question
+    assert f"VALIDATION FAILED ON {cells} CELL(S)!" in out
     assert "relu is not implemented yet" in out
 
 

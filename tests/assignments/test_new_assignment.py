@@ -78,5 +78,5 @@ def test_source_scores_full_marks_and_release_scores_zero_under_both_graders(cou
     exported = subs.run_nbgrader(stock, "export", "--to", str(stock / "grades.csv"))
     assert exported.returncode == 0, exported.stdout + exported.stderr
     rows = (stock / "grades.csv").read_text().splitlines()
-    scores = {line.split(",")[3]: float(line.split(",")[-3]) for line in rows[1:]}
+    scores = {line.split(",")[3]: float(line.split(",")[-2]) for line in rows[1:]}  # "score"
     assert scores == {"source": 2.0, "untouched": 0.0}

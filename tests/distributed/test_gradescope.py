@@ -108,7 +108,7 @@ def secret_texts(root: Path) -> list[str]:
         out += [ln.strip() for ln in code.splitlines()
                 if len(ln.strip()) > 25 and not ln.strip().startswith(('"', "'", "-"))
                 and "(" in ln and '"' not in ln]
-    tasks = (REPO / "autograder" / "cases" / "tasks" / f"{ASSIGNMENT}.py").read_text()
+    tasks = (REPO / "assignments" / ASSIGNMENT / "cases.py").read_text()
     out += [ln.strip() for ln in tasks.splitlines()
             if len(ln.strip()) > 25 and not {'"', "'", "#"} & set(ln)]
     return out
@@ -151,9 +151,11 @@ def test_wheel_is_complete_and_its_record_matches(package):
             assert digest == "sha256=" + expected.decode() and int(size) == len(data)
         metadata = whl.read(next(n for n in names if n.endswith("METADATA"))).decode()
     for module in ("autograder/sandbox/inside/wire.py", "autograder/engine/runner.py", "autograder/sandbox/launcher.py",
-                   "autograder/deploy/gradescope_run.py", f"autograder/cases/tasks/{ASSIGNMENT}.py",
+                   "autograder/deploy/gradescope_run.py", "autograder/cases/tasks/__init__.py",
                    "course/activations.py", "course/network.py"):
         assert module in names
+    # the assignment's cases travel with its notebook in the package's course root
+    assert f"{gradescope.COURSE_DIR}/assignments/{ASSIGNMENT}/cases.py" in files
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     for requirement in gradescope.RUNTIME_REQUIREMENTS:
         assert f"Requires-Dist: {requirement}" in metadata
@@ -173,7 +175,8 @@ def hostile_notebook(root: Path):
     """relu reads the grader's files (and fails loudly if it can); the cells monkeypatch NumPy."""
     targets = [root / "source" / "course_root" / ".grader-secret",
                root / "source" / "course_root" / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
-               root / "lib" / "autograder" / "cases" / "tasks" / f"{ASSIGNMENT}.py",
+               root / "source" / "course_root" / "assignments" / ASSIGNMENT / "cases.py",
+               root / "lib" / "autograder" / "cases" / "testfuncs.py",
                root / "source" / "package.json"]
     relu = (
         "import numpy as np\n"
@@ -315,7 +318,8 @@ def test_prepare_locks_the_bundled_packages_and_checks_the_sandbox(root):
                           timeout=120, cwd="/")
     assert proc.returncode == 0, proc.stderr
     assert "bubblewrap sandbox: works" in proc.stdout
-    for path in (root / "lib" / "autograder" / "cases" / "tasks" / f"{ASSIGNMENT}.py",
+    for path in (root / "source" / "course_root" / "assignments" / ASSIGNMENT / "cases.py",
+                 root / "lib" / "autograder" / "cases" / "tasks" / "__init__.py",
                  root / "lib" / "course" / "activations.py",
                  root / "source" / "course_root" / ".grader-secret"):
         assert stat.S_IMODE(path.stat().st_mode) & 0o007 == 0, path

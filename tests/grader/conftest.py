@@ -40,7 +40,7 @@ def load(course_root: Path, assignment: str) -> dict[str, dict]:
 
 @pytest.fixture(scope="session")
 def course_root(tmp_path_factory) -> Path:
-    """A fresh course root with the three assignments and a listening loopback socket."""
+    """A fresh course root with every assignment and a listening loopback socket."""
     root = tmp_path_factory.mktemp("course")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -73,12 +73,12 @@ def graded_forward(course_root, listener):
 
 
 @pytest.fixture(scope="session")
-def graded_vectorized(course_root):
-    """Grade the vectorized_gradients fixtures (correct, Python loop over examples)."""
-    expected = fixtures.write_vectorized_class(course_root)
-    proc = run_cli(course_root, "grade", "vectorized_gradients", "--jobs", "2")
+def graded_backprop(course_root):
+    """Grade the backprop fixtures (correct, two Python loops over the examples)."""
+    expected = fixtures.write_backprop_class(course_root)
+    proc = run_cli(course_root, "grade", "backprop", "--jobs", "2", timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return {"expected": expected, "results": load(course_root, "vectorized_gradients")}
+    return {"expected": expected, "results": load(course_root, "backprop")}
 
 
 def copy_course(course_root: Path, dest: Path) -> Path:

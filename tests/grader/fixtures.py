@@ -1,10 +1,11 @@
 """Fixture submissions for the batch-grader tests: honest, wrong, malicious and broken notebooks.
 
-Each ``forward_pass`` fixture is the source notebook (13 points) with the ``predict`` cell (worth 1
-point: two cases of 0.5) replaced by the code below, so the exact expected score is 12 when the
-attack only ruins ``predict``, and 13 when the code returns the right answer *only if* the sandbox
-held (e.g. every attempt to write or read a file failed). Attacks live inside ``predict`` so that
-the other functions, graded in the same sandbox, keep their points.
+Each ``forward_pass`` fixture is the source notebook (:data:`FULL` points) with the ``predict``
+cell (worth :data:`PREDICT` points: two cases) replaced by the code below, so the exact expected
+score is :data:`RUINED` when the attack only ruins ``predict``, and :data:`FULL` when the code
+returns the right answer *only if* the sandbox held (e.g. every attempt to write or read a file
+failed). Attacks live inside ``predict`` so that the other functions, graded in the same sandbox,
+keep their points. The totals come from the assignment's spec, never from literals.
 """
 from __future__ import annotations
 
@@ -13,9 +14,20 @@ import json
 
 import numpy as np
 
+from autograder.cases.tasks import get_spec
 from tests import submissions as subs
 
-FULL = 13.0
+_FORWARD = get_spec("forward_pass")
+FULL = _FORWARD.max_score
+"""Points of a perfect forward_pass submission."""
+PREDICT = float(sum(c.points for c in _FORWARD.cases_for(function="predict")))
+"""Points of the ``predict`` cases (visible and hidden)."""
+RUINED = FULL - PREDICT
+"""Total of a forward_pass submission that loses exactly the ``predict`` points."""
+CASES = len(_FORWARD.cases)
+"""Number of graded forward_pass cases (each one has a result)."""
+PREDICT_CASES = len(_FORWARD.cases_for(function="predict"))
+"""Number of ``predict`` cases (its visible and its hidden case)."""
 
 
 RIGHT = "(y_hat >= threshold).astype(np.int64)"
@@ -41,36 +53,36 @@ def attacks(course_root, port: int) -> dict[str, tuple[str, float]]:
     return {
         "eq_always_true": (_predict("return Anything()", (
             "class Anything:\n    def __eq__(self, other):\n        return True\n\n"
-            "    def __ne__(self, other):\n        return False\n")), 12.0),
+            "    def __ne__(self, other):\n        return False\n")), RUINED),
         "patched_numpy_and_builtins": (_predict("return y_hat", (
             "import builtins\nnp.allclose = lambda *a, **k: True\n"
             "np.isclose = lambda *a, **k: True\nnp.array_equal = lambda *a, **k: True\n"
             "np.testing.assert_allclose = lambda *a, **k: None\n"
-            "builtins.all = lambda *a, **k: True\n")), 12.0),
+            "builtins.all = lambda *a, **k: True\n")), RUINED),
         "redefined_test_helpers": (_predict("return -y_hat", (
             "import sys, types\n\ndef check(*args, **kwargs):\n    return None\n\n"
             "fake = types.ModuleType('autograder.checks')\nfake.check = check\n"
-            "sys.modules['autograder.checks'] = fake\n")), 12.0),
-        "sys_exit": (_predict("sys.exit(0)", "import sys\n"), 12.0),
-        "os_exit": (_predict("os._exit(0)", "import os\n"), 12.0),
-        "segfault": (_predict("return ctypes.string_at(0)", "import ctypes\n"), 12.0),
+            "sys.modules['autograder.checks'] = fake\n")), RUINED),
+        "sys_exit": (_predict("sys.exit(0)", "import sys\n"), RUINED),
+        "os_exit": (_predict("os._exit(0)", "import os\n"), RUINED),
+        "segfault": (_predict("return ctypes.string_at(0)", "import ctypes\n"), RUINED),
         "infinite_loop_ignoring_signals": (_predict(
             "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
             "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass",
-            "import signal\n"), 12.0),
+            "import signal\n"), RUINED),
         "memory_bomb": (_predict(f"hog = [np.ones(10**9) for _ in range(100)]\nreturn {RIGHT}"),
-                        12.0),
-        "fork_bomb": (_predict("while True:\n    os.fork()", "import os\n"), 12.0),
+                        RUINED),
+        "fork_bomb": (_predict("while True:\n    os.fork()", "import os\n"), RUINED),
         "output_line_100mb": (_predict(f"print('x' * 100_000_000)\nreturn {RIGHT}"), FULL),
-        "answer_too_large": (_predict("return np.zeros(20_000_000)"), 12.0),
+        "answer_too_large": (_predict("return np.zeros(20_000_000)"), RUINED),
         "nan_and_inf": (_predict("out = (y_hat >= threshold).astype(np.float64)\n"
-                                 "out[0] = np.nan\nout[-1] = np.inf\nreturn out"), 12.0),
+                                 "out[0] = np.nan\nout[-1] = np.inf\nreturn out"), RUINED),
         "kills_the_zygote": (_predict("os.kill(-1, signal.SIGKILL)\n"
                                       "os.kill(os.getppid(), signal.SIGKILL)",
-                                      "import os, signal\n"), 12.0),
+                                      "import os, signal\n"), RUINED),
         "imports_reference_library": (_predict("from course.activations import relu as r\n"
-                                               "return r(y_hat)"), 12.0),
-        "hard_coded_visible_answer": (_predict(f"return np.array({visible.tolist()!r})"), 12.0),
+                                               "return r(y_hat)"), RUINED),
+        "hard_coded_visible_answer": (_predict(f"return np.array({visible.tolist()!r})"), RUINED),
         "writes_files": (_guarded(f"""
 for path in ['/tmp/fnn_pwned', 'fnn_pwned']:  # the sandbox's own /tmp (also the working
     try:                                         # folder): allowed, must not reach the host
@@ -95,7 +107,8 @@ for path in ['assignments/forward_pass/forward_pass.ipynb',
              {root + '/assignments/forward_pass/forward_pass.ipynb'!r}, {root + '/gradebook.db'!r},
              {root + '/.grader-secret'!r},
              {root + '/submitted/correct/forward_pass/forward_pass.ipynb'!r},
-             {str(subs.REPO / 'autograder' / 'tasks' / 'forward_pass.py')!r},
+             {str(subs.REPO / 'assignments' / 'forward_pass' / 'cases.py')!r},
+             {str(subs.REPO / 'autograder' / 'cases' / 'testfuncs.py')!r},
              {str(subs.REPO / 'course' / 'activations.py')!r},
              '/etc/shadow', '/etc/passwd', '/root']:
     try:
@@ -134,9 +147,8 @@ except Exception:
 def _visible_predict_answer() -> np.ndarray:
     """Answer of the first visible predict case for the in-notebook inputs (what students see)."""
     from autograder.checks import VISIBLE_SEED
-    from autograder.cases.tasks import get_spec
 
-    case = get_spec("forward_pass").cases_for(function="predict", hidden=False)[0]
+    case = _FORWARD.cases_for(function="predict", hidden=False)[0]
     inputs = case.make_inputs(np.random.default_rng(VISIBLE_SEED))
     return case.reference(**inputs)
 
@@ -161,7 +173,7 @@ def write_forward_pass_class(course_root, port: int) -> dict[str, float]:
     subs.write_submission(course_root, "correct", "forward_pass", src)
     subs.write_submission(course_root, "wrong_predict", "forward_pass",
                           subs.with_solutions(src, {"predict": _predict("return y_hat")}))
-    expected["wrong_predict"] = 12.0
+    expected["wrong_predict"] = RUINED
     for student, (code, total) in attacks(course_root, port).items():
         subs.write_submission(course_root, student, "forward_pass",
                               subs.with_solutions(src, {"predict": code}))
@@ -170,10 +182,10 @@ def write_forward_pass_class(course_root, port: int) -> dict[str, float]:
              for f in subs.solution_code("forward_pass", course_root)}
     broken = {
         "not_implemented": (subs.with_solutions(src, stubs), 0.0),
-        "deleted_predict_cell": (subs.delete_cells(src, ["predict"]), 12.0),
-        "duplicated_predict_cell": (subs.duplicate_cells(src, ["predict"]), 12.0),
-        "predict_cell_made_markdown": (_set_meta(src, "predict", cell_type="markdown"), 12.0),
-        "predict_cell_metadata_changed": (_set_meta(src, "predict", solution=False), 12.0),
+        "deleted_predict_cell": (subs.delete_cells(src, ["predict"]), RUINED),
+        "duplicated_predict_cell": (subs.duplicate_cells(src, ["predict"]), RUINED),
+        "predict_cell_made_markdown": (_set_meta(src, "predict", cell_type="markdown"), RUINED),
+        "predict_cell_metadata_changed": (_set_meta(src, "predict", solution=False), RUINED),
         "deleted_test_cell": (subs.delete_cells(src, ["test_predict"]), FULL),
         "test_points_changed": (_set_meta(src, "test_predict", points=100.0), FULL),
         "empty_file": (b"", 0.0),
@@ -186,53 +198,79 @@ def write_forward_pass_class(course_root, port: int) -> dict[str, float]:
         expected[student] = total
     subs.write_submission(course_root, "renamed_file", "forward_pass", src,
                           filename="forward_pass_final.ipynb")
-    expected["renamed_file"] = 0.0
+    expected["renamed_file"] = FULL  # the only notebook of the submission: graded
     return expected
 
 
-LOOP_BACKPROP = '''def backprop(X, Y, params):
-    """Right values, one example at a time (no vectorization)."""
-    grads = {k: np.zeros_like(v) for k, v in params.items()}
+LOOP_BACKPROP = '''def backprop(X, Y, params, activations, loss):
+    """Right values, one example at a time (no vectorization), any depth and loss."""
+    L = len(activations) + 1
     B = X.shape[0]
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
     for i in range(B):
-        x, y = X[i:i + 1], Y[i:i + 1]
-        z1 = x @ params["W1"].T + params["b1"]
-        a1 = np.maximum(z1, 0.0)
-        z2 = a1 @ params["W2"].T + params["b2"]
-        a2 = np.maximum(z2, 0.0)
-        z3 = a2 @ params["W3"].T + params["b3"]
-        e = np.exp(z3 - z3.max())
-        d3 = (e / e.sum() - y) / B
-        d2 = (d3 @ params["W3"]) * (z2 > 0)
-        d1 = (d2 @ params["W2"]) * (z1 > 0)
-        grads["W3"] += d3.T @ a2
-        grads["b3"] += d3[0]
-        grads["W2"] += d2.T @ a1
-        grads["b2"] += d2[0]
-        grads["W1"] += d1.T @ x
-        grads["b1"] += d1[0]
+        a, zs = [X[i]], []
+        for l in range(1, L + 1):
+            z = params[f"W{l}"] @ a[-1] + params[f"b{l}"]
+            zs.append(z)
+            if l < L:
+                name = activations[l - 1]
+                if name == "relu":
+                    a.append(np.maximum(z, 0.0))
+                elif name == "tanh":
+                    a.append(np.tanh(z))
+                else:
+                    a.append(1.0 / (1.0 + np.exp(-z)))
+        z = zs[-1]
+        if loss == "softmax_ce":
+            e = np.exp(z - z.max())
+            delta = e / e.sum() - Y[i]
+        elif loss == "sigmoid_bce":
+            delta = 1.0 / (1.0 + np.exp(-z)) - Y[i]
+        else:
+            delta = 2.0 * (z - Y[i])
+        delta = delta / B
+        for l in range(L, 0, -1):
+            grads[f"W{l}"] += np.outer(delta, a[l - 1])
+            grads[f"b{l}"] += delta
+            if l > 1:
+                name, h = activations[l - 2], a[l - 1]
+                slope = (zs[l - 2] > 0) * 1.0 if name == "relu" else (
+                    1.0 - h * h if name == "tanh" else h * (1.0 - h))
+                delta = (params[f"W{l}"].T @ delta) * slope
     return grads
 '''
+"""A ``backprop`` of the backprop assignment that gets every value right with a Python loop
+over the examples of the batch (self-contained: it uses no other function of the notebook)."""
 
 
-GIVEN_LOOP_BACKPROP = '''
-def backprop(X, Y, params):
-    return backprop_per_example(X, Y, params)
+EXAMPLE_LOOP_BACKPROP = '''
+def backprop(X, Y, params, activations, loss):
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    for i in range(X.shape[0]):
+        for k, g in backprop_example(X[i], Y[i], params, activations, loss).items():
+            grads[k] += g / X.shape[0]
+    return grads
 '''
+"""A ``backprop`` that loops over the examples with the notebook's own ``backprop_example``
+(another solution cell: it must exist in the sandbox)."""
 
 
-def write_vectorized_class(course_root) -> dict[str, float]:
-    """vectorized_gradients fixtures: the source (full marks) and a Python loop over examples."""
-    from autograder.cases.tasks import get_spec
+NARROW_LOOPS = {"slow_loop": LOOP_BACKPROP, "loop": EXAMPLE_LOOP_BACKPROP}
+"""Student -> the ``backprop`` cell of a loop fixture. The ids are chosen for their narrow networks
+(hidden widths 48-32 and 48-48), where the timed case is cheapest for the vectorized baseline, so
+that a loop over the examples is as far as it gets past the allowed slowdown."""
 
-    spec = get_spec("vectorized_gradients")
-    src = subs.source_notebook("vectorized_gradients", course_root)
-    subs.write_submission(course_root, "correct", "vectorized_gradients", src)
-    subs.write_submission(course_root, "python_loop", "vectorized_gradients",
-                          subs.with_solutions(src, {"backprop": LOOP_BACKPROP}))
-    # calls the locked, given per-example loop of the notebook: it must exist in the sandbox
-    subs.write_submission(course_root, "given_loop", "vectorized_gradients",
-                          subs.with_solutions(src, {"backprop": GIVEN_LOOP_BACKPROP}))
+
+def write_backprop_class(course_root) -> dict[str, float]:
+    """backprop fixtures: the source (full marks) and two Python loops over the examples, which
+    lose exactly the points of the timing case (their values, and their training, are right)."""
+    spec = get_spec("backprop")
+    src = subs.source_notebook("backprop", course_root)
+    subs.write_submission(course_root, "correct", "backprop", src)
     timing = sum(c.points for c in spec.cases if c.kind == "timing")
-    return {"correct": spec.max_score, "python_loop": spec.max_score - timing,
-            "given_loop": spec.max_score - timing}
+    expected = {"correct": spec.max_score}
+    for student, code in NARROW_LOOPS.items():
+        subs.write_submission(course_root, student, "backprop",
+                              subs.with_solutions(src, {"backprop": code}))
+        expected[student] = spec.max_score - timing
+    return expected

@@ -1,6 +1,6 @@
 """One submission never stops or starves the class.
 
-A batch of forward_pass submissions (13 points) is graded in this process: honest students
+A batch of forward_pass submissions is graded in this process: honest students
 next to a 3 KB expression nested too deeply for the parser, a 7.6 MB cell, a > 1 MiB cell that
 is fine, and notebooks that are valid JSON with the wrong types everywhere. Every one gets the
 exact expected score and the honest ones full marks. Faults of the grader itself (simulated)
@@ -18,8 +18,8 @@ import pytest
 
 from autograder.engine import analysis, notebook_io, policy, runner
 from tests import submissions as subs
+from tests.grader.fixtures import CASES, FULL, RUINED
 
-FULL = 13.0
 PREDICT = "def predict(y_hat, threshold=0.5):\n    return (y_hat >= threshold).astype(np.int64)\n"
 DEEP = "x = " + "-" * 3000 + "1\n"  # 3 KB: RecursionError in ast.parse
 HUGE = "a;" * 3_800_000  # 7.6 MB: ~3.9 GB to parse
@@ -64,14 +64,14 @@ def _class(src) -> dict[str, tuple[object, float]]:
     return {
         "honest_1": (src, FULL),
         "deep_expression_in_predict": (subs.with_solutions(src, {"predict": PREDICT + DEEP}),
-                                       FULL - 1),
+                                       RUINED),
         "deep_expression_in_added_cell": (subs.append_code_cell(src, DEEP), 0.0),
         "huge_predict_cell": (subs.with_solutions(src, {"predict": PREDICT + HUGE}), 0.0),
         "reference_import_in_added_cell": (subs.append_code_cell(
             src, "from course.activations import relu as reference_relu\n"), 0.0),
         "over_one_mib_of_code": (subs.with_solutions(src, {"predict": padded}), FULL),
         "cells_a_dict": (json.dumps({"nbformat": 4, "cells": {"a": 1}, "metadata": []}), 0.0),
-        "source_a_number_and_more": (json.dumps(_wrong_types(src)), FULL - 1),
+        "source_a_number_and_more": (json.dumps(_wrong_types(src)), RUINED),
         "metadata_lists": (json.dumps(_every_metadata_a_list(src)), 0.0),
         "nbformat_a_list": (json.dumps(dict(_nb_json(src), nbformat=[4])), 0.0),
         "honest_2": (src, FULL),
@@ -192,7 +192,7 @@ def test_a_fault_while_grading_one_student_is_that_students_grader_error(monkeyp
         root, "forward_pass", ["alice", "unlucky", "zoe"], {"jobs": 1}, progress=False)}
     assert results["alice"]["total"] == results["zoe"]["total"] == FULL
     bad = results["unlucky"]
-    assert bad["total"] == 0.0 and len(bad["cases"]) == 16
+    assert bad["total"] == 0.0 and len(bad["cases"]) == CASES
     assert {c["status"] for c in bad["cases"]} == {"grader_error"}
     assert len(bad["errors"]) == 1 and "RuntimeError: simulated fault" in bad["errors"][0]
     assert (root / "grading" / "forward_pass" / "unlucky.json").exists()

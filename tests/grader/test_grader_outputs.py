@@ -15,6 +15,7 @@ import pytest
 from autograder import cli
 from autograder.sandbox import launcher as sandbox
 from tests import submissions as subs
+from tests.grader import fixtures
 from tests.grader.conftest import copy_course, load, run_cli
 
 pytestmark = pytest.mark.skipif(sandbox.bwrap_path() is None,
@@ -34,7 +35,7 @@ def test_gradebook_holds_the_scores_and_written_answers_still_need_a_grade(grade
         assert grade.auto_score == 0.0 and not grade.needs_manual_grade
         grade = gb.find_grade("test_sigmoid", "forward_pass", "forward_pass", "wrong_predict")
         assert grade.auto_score == grade.max_score == 2.0
-        written = gb.find_grade("written_relu_subgradient", "forward_pass", "forward_pass",
+        written = gb.find_grade("written_zero_one", "forward_pass", "forward_pass",
                                 "correct")
         assert written.needs_manual_grade
 
@@ -57,7 +58,7 @@ def test_feedback_names_tests_but_never_hidden_details(graded_forward, course_ro
     proc = run_cli(course_root, "feedback", "forward_pass")
     assert proc.returncode == 0, proc.stderr
     folder = course_root / "feedback" / "wrong_predict" / "forward_pass"
-    page = (folder / "autograder.html").read_text()
+    page = (folder / "forward_pass.html").read_text()
     result = graded_forward["results"]["wrong_predict"]
     for case in result["cases"]:
         assert case["name"] in page
@@ -78,7 +79,7 @@ def test_csv_and_gradescope_exports(graded_forward, course_root, tmp_path):
                    str(out)).returncode == 0
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO(out.read_text()))}
     assert set(rows) == set(graded_forward["expected"])
-    assert float(rows["wrong_predict"]["score"]) == 12.0
+    assert float(rows["wrong_predict"]["score"]) == fixtures.RUINED
     assert float(rows["wrong_predict"]["test_predict"]) == 0.0
     assert "zeroed" in rows["imports_reference_library"]["flags"]
 
@@ -86,7 +87,7 @@ def test_csv_and_gradescope_exports(graded_forward, course_root, tmp_path):
     assert run_cli(course_root, "export", "forward_pass", "--format", "gradescope", "-o",
                    str(folder)).returncode == 0
     res = json.loads((folder / "wrong_predict" / "results.json").read_text())
-    assert res["score"] == 12.0 and len(res["tests"]) == 16
+    assert res["score"] == fixtures.RUINED and len(res["tests"]) == fixtures.CASES
     for test in res["tests"]:
         assert set(test) >= {"name", "score", "max_score", "status", "visibility", "output"}
         assert test["status"] in ("passed", "failed")
@@ -119,7 +120,7 @@ def test_a_gradebook_that_cannot_be_written_loses_no_results(graded_forward, cou
     assert proc.returncode == 1
     assert "the gradebook was not updated" in proc.stderr
     assert "run grade again" in proc.stderr
-    assert load(root, "forward_pass")["wrong_predict"]["total"] == 12.0
+    assert load(root, "forward_pass")["wrong_predict"]["total"] == fixtures.RUINED
 
 
 def test_self_check_grades_a_local_copy_with_hidden_tests(course_root, tmp_path):
@@ -129,7 +130,7 @@ def test_self_check_grades_a_local_copy_with_hidden_tests(course_root, tmp_path)
     subs.nbformat.write(nb, path)
     proc = run_cli(course_root, "check", str(path))
     assert proc.returncode == 0, proc.stderr
-    assert "score: 12 / 13" in proc.stdout
+    assert f"score: {fixtures.RUINED:g} / {fixtures.FULL:g}" in proc.stdout
     assert "FAIL 0/0.5 predict: predict at a random threshold (hidden)" in proc.stdout
 
 

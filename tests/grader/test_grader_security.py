@@ -26,7 +26,7 @@ def test_every_student_is_graded_with_the_exact_expected_score(graded_forward):
     wrong = {s: (got[s], expected[s]) for s in expected if abs(got[s] - expected[s]) > 1e-9}
     assert not wrong, f"(got, expected) per student: {wrong}"
     for result in results.values():
-        assert len(result["cases"]) == 16, "every case has a result"
+        assert len(result["cases"]) == fixtures.CASES, "every case has a result"
         assert result["max_total"] == fixtures.FULL
         assert result["sandbox"] in (None, "bwrap")
         assert not result["errors"]
@@ -36,7 +36,7 @@ def test_every_student_is_graded_with_the_exact_expected_score(graded_forward):
 def test_attack_does_not_change_the_other_functions(graded_forward, student):
     result = graded_forward["results"][student]
     others = [c for c in result["cases"] if c["function"] != "predict"]
-    assert len(others) == 14 and all(c["passed"] for c in others), [c["message"] for c in others if not c["passed"]]
+    assert len(others) == fixtures.CASES - fixtures.PREDICT_CASES and all(c["passed"] for c in others), [c["message"] for c in others if not c["passed"]]
 
 
 @pytest.mark.parametrize("student, status, words", [
@@ -57,7 +57,6 @@ def test_attack_does_not_change_the_other_functions(graded_forward, student):
     ("invalid_json", "invalid_notebook", "JSON"),
     ("not_utf8", "invalid_notebook", "UTF-8"),
     ("not_a_notebook", "invalid_notebook", "nbformat 4"),
-    ("renamed_file", "invalid_notebook", "forward_pass_final.ipynb"),
 ])
 def test_failure_reason_is_recorded(graded_forward, student, status, words):
     predict = [c for c in graded_forward["results"][student]["cases"] if c["function"] == "predict"]
@@ -99,13 +98,13 @@ def test_summary_names_flagged_submissions(graded_forward):
     out = graded_forward["stdout"]
     assert "Flagged submissions:" in out
     assert "imports_reference_library: [reference_library, zeroed] in predict" in out
-    assert "renamed_file: [invalid_notebook, zeroed]" in out
+    assert "not_utf8: [invalid_notebook, zeroed]" in out
 
 
-def test_python_loop_loses_only_the_vectorization_points(graded_vectorized):
-    expected, results = graded_vectorized["expected"], graded_vectorized["results"]
+def test_python_loop_loses_only_the_vectorization_points(graded_backprop):
+    expected, results = graded_backprop["expected"], graded_backprop["results"]
     assert {s: r["total"] for s, r in results.items()} == pytest.approx(expected)
-    for student in ("python_loop", "given_loop"):
+    for student in fixtures.NARROW_LOOPS:
         timing = [c for c in results[student]["cases"] if c["kind"] == "timing"]
         assert timing and all("Python loop over examples" in c["message"] for c in timing)
         right = [c for c in results[student]["cases"]

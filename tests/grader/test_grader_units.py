@@ -252,41 +252,48 @@ def test_grading_falls_back_to_one_job_sandboxes_when_the_template_fails(monkeyp
     assert sandbox._pool_key(limits) in sandbox._NO_TEMPLATE
 
 
-def test_timing_is_measured_by_the_zygote_against_the_baseline():
+def _timing_jobs(names, seed, student="alice"):
+    """Timing jobs of the backprop assignment's timed case for the functions ``names``, on the
+    inputs of ``student``'s network (that case is per student)."""
     from autograder.cases.tasks import get_spec
 
-    case = next(c for c in get_spec("vectorized_gradients").cases if c.kind == "timing")
-    rng = np.random.default_rng(0)
+    spec = get_spec("backprop")
+    case = next(c for c in spec.cases if c.kind == "timing")
+    variant, rng = spec.variant_of(student), np.random.default_rng(seed)
+    jobs = []
+    for name in names:
+        inputs = case.inputs_for(rng, variant)
+        jobs.append({"id": name, "function": name, "kind": "timing", "baseline": case.baseline,
+                     "inputs": inputs, "warmup_inputs": case.inputs_for(rng, variant)})
+    return jobs
+
+
+def test_timing_is_measured_by_the_zygote_against_the_baseline():
     code = ("import time\n"
-            "def fast(X, Y, params):\n    return {k: np.zeros_like(v) for k, v in params.items()}\n"
-            "def busy(X, Y, params):\n    end = time.thread_time() + 0.03\n"
-            "    while time.thread_time() < end:\n        pass\n    return fast(X, Y, params)\n")
-    jobs = [{"id": name, "function": name, "kind": "timing", "baseline": case.baseline,
-             "inputs": case.make_inputs(rng), "warmup_inputs": case.make_inputs(rng)}
-            for name in ("fast", "busy")]
+            "def fast(X, Y, params, activations, loss):\n"
+            "    return {k: np.zeros_like(v) for k, v in params.items()}\n"
+            "def busy(X, Y, params, activations, loss):\n    end = time.thread_time() + 0.03\n"
+            "    while time.thread_time() < end:\n        pass\n"
+            "    return fast(X, Y, params, activations, loss)\n")
+    jobs = _timing_jobs(("fast", "busy"), 0)
     out = sandbox.run_cases([runner.SETUP], [code], jobs, sandbox.Limits(timing_repeats=2))
     fast, busy = out["fast"], out["busy"]
     assert fast["status"] == busy["status"] == "ok"
     assert 0 < fast["elapsed"] < 0.03 <= busy["elapsed"] < 1.0
     assert fast["baseline_elapsed"] > 0 and busy["baseline_elapsed"] > 0
-    assert set(busy["value"]) == {"W1", "b1", "W2", "b2", "W3", "b3"}
+    assert set(busy["value"]) == set(jobs[1]["inputs"]["params"])
 
 
 def test_a_timing_answer_over_the_output_limit_is_refused_at_the_warm_up():
-    from autograder.cases.tasks import get_spec
-
-    case = next(c for c in get_spec("vectorized_gradients").cases if c.kind == "timing")
-    rng = np.random.default_rng(2)
-    code = "def huge(X, Y, params):\n    return np.zeros(300_000)\n"  # 2.4 MB
-    jobs = [{"id": "huge", "function": "huge", "kind": "timing", "baseline": case.baseline,
-             "inputs": case.make_inputs(rng), "warmup_inputs": case.make_inputs(rng)}]
+    code = "def huge(X, Y, params, activations, loss):\n    return np.zeros(300_000)\n"  # 2.4 MB
+    jobs = _timing_jobs(("huge",), 2)
     out = sandbox.run_cases([runner.SETUP], [code], jobs,
                             sandbox.Limits(timing_repeats=1, max_output_mb=1))
     assert out["huge"]["status"] == "too_large" and "bytes" in out["huge"]["message"]
 
 
 OFFLOAD = '''import os, time
-def fast(X, Y, params):
+def fast(X, Y, params, activations, loss):
     return {k: np.zeros_like(v) for k, v in params.items()}
 def _helper(wait):
     r, w = os.pipe()
@@ -302,24 +309,18 @@ def _helper(wait):
     os.read(r, 1)
     if wait:
         os.waitpid(pid, 0)
-def hidden_helper(X, Y, params):
+def hidden_helper(X, Y, params, activations, loss):
     _helper(wait=False)
-    return fast(X, Y, params)
-def waited_helper(X, Y, params):
+    return fast(X, Y, params, activations, loss)
+def waited_helper(X, Y, params, activations, loss):
     _helper(wait=True)
-    return fast(X, Y, params)
+    return fast(X, Y, params, activations, loss)
 '''
 
 
 @needs_bwrap
 def test_timing_counts_or_refuses_work_moved_to_other_processes():
-    from autograder.cases.tasks import get_spec
-
-    case = next(c for c in get_spec("vectorized_gradients").cases if c.kind == "timing")
-    rng = np.random.default_rng(1)
-    jobs = [{"id": name, "function": name, "kind": "timing", "baseline": case.baseline,
-             "inputs": case.make_inputs(rng), "warmup_inputs": case.make_inputs(rng)}
-            for name in ("hidden_helper", "waited_helper")]
+    jobs = _timing_jobs(("hidden_helper", "waited_helper"), 1)
     out = sandbox.run_cases([runner.SETUP], [OFFLOAD], jobs, sandbox.Limits(timing_repeats=1))
     assert out["hidden_helper"]["status"] == "error"
     assert "other processes" in out["hidden_helper"]["message"]

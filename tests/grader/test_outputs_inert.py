@@ -22,6 +22,7 @@ from autograder.outputs import exports, feedback, gradebook, safe
 from autograder.sandbox import launcher as sandbox
 from tests import submissions as subs
 from tests.grader.conftest import load, run_cli
+from tests.grader.fixtures import FULL, RUINED
 
 TERMINAL_ATTACKS = ["\x1b[2J", "\r", "\x1b]0;title\x07", "\u202e", "\x1b[31m", "\x9b2J", "\n"]
 """Clear screen, carriage return (overwrite a line), set window title, bidi override, colour,
@@ -271,7 +272,7 @@ def formgrader_html(course_root: Path, notebook_path: Path, student: str = "mall
 
 def _with_answer(answer: str) -> dict:
     result = hostile_result()
-    result["written"] = {"written_relu_subgradient": answer}
+    result["written"] = {"written_zero_one": answer}
     result["solutions"] = {"predict": "def predict(y_hat, threshold=0.5):\n"
                                       "    return '<script>\ud800'\n"}
     return result
@@ -292,7 +293,7 @@ def formgrader_pages(tmp_path_factory):
         path.write_text(json.dumps(nb), encoding="utf-8")
         pages[name] = formgrader_html(root, path)
     stock = subs.with_answers(subs.source_notebook("forward_pass", root),
-                              {"written_relu_subgradient": HOSTILE_ANSWER.replace("\ud800", "")})
+                              {"written_zero_one": HOSTILE_ANSWER.replace("\ud800", "")})
     subs.nbformat.write(stock, root / "stock.ipynb")
     pages["stock_autograde"] = formgrader_html(root, root / "stock.ipynb")
     for name, page in pages.items():
@@ -385,7 +386,7 @@ def hostile_class(tmp_path_factory):
     nb = subs.with_solutions(src, {"predict": (
         "def predict(y_hat, threshold=0.5):\n"
         "    raise ValueError('bad \\ud800 \\x1b[2J <script>alert(1)</script>')\n")})
-    nb = subs.with_answers(nb, {"written_relu_subgradient": HOSTILE_ANSWER})
+    nb = subs.with_answers(nb, {"written_zero_one": HOSTILE_ANSWER})
     for gid in [SPOOF_GID, "lone\ud800surrogate"]:
         cell = subs.nbformat.v4.new_code_cell("x = 1")
         cell.metadata["nbgrader"] = {"grade_id": gid, "grade": False, "solution": False,
@@ -408,9 +409,9 @@ def test_grading_a_hostile_class_completes_with_exact_scores(hostile_class):
     root, proc, _ = hostile_class
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = load(root, "forward_pass")
-    assert results["mallory"]["total"] == 12.0  # only predict (1 point) is lost
-    assert results["honest"]["total"] == 13.0
-    assert results["<img src=x onerror=alert(1)>"]["total"] == 13.0
+    assert results["mallory"]["total"] == RUINED  # only predict's points are lost
+    assert results["honest"]["total"] == FULL
+    assert results["<img src=x onerror=alert(1)>"]["total"] == FULL
     # graded or a per-student grader error (the seed derivation is the engine's): either way
     # the batch went on and every output below must cope with the id
     assert results["not\udcffutf8"]["student"] == "not\udcffutf8"
@@ -433,7 +434,7 @@ def test_hostile_class_feedback_csv_and_gradescope_exports(hostile_class, tmp_pa
     proc = run_cli(root, "feedback", "forward_pass")
     assert proc.returncode == 0, proc.stderr
     assert "wrote 4 feedback pages" in proc.stdout
-    page = (root / "feedback" / "mallory" / "forward_pass" / "autograder.html").read_bytes()
+    page = (root / "feedback" / "mallory" / "forward_pass" / "forward_pass.html").read_bytes()
     page = page.decode("utf-8")
     assert not RAW_CONTROLS.search(page) and "<script>" not in page
 
@@ -442,14 +443,14 @@ def test_hostile_class_feedback_csv_and_gradescope_exports(hostile_class, tmp_pa
     text = csv_path.read_bytes().decode("utf-8")
     assert not RAW_CONTROLS.search(text.replace("\r\n", "\n"))
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO(text))}
-    assert float(rows["mallory"]["score"]) == 12.0 and "earlier" not in rows
+    assert float(rows["mallory"]["score"]) == RUINED and "earlier" not in rows
     assert "lone\\ud800surrogate" in rows["mallory"]["flags"]
 
     proc = run_cli(root, "export", "forward_pass", "--format", "gradescope", "-o",
                    str(tmp_path / "gs"))
     assert proc.returncode == 0, proc.stderr
     res = json.loads((tmp_path / "gs" / "mallory" / "results.json").read_bytes().decode("utf-8"))
-    assert res["score"] == 12.0
+    assert res["score"] == RUINED
     visible = [t for t in res["tests"] if t["name"].startswith("predict") and
                t["visibility"] == "visible"]
     assert visible and all("\\ud800" in t["output"] and "\\x1b[2J" in t["output"]

@@ -76,7 +76,7 @@ def probe(negated, reversed_text):
     patterns = [m.tobytes() if isinstance(m, np.ndarray) else m.encode() for m in made]
     return np.array(_counts(patterns))
 
-def backprop(X, Y, params):
+def backprop(X, Y, params, activations, loss):
     return {k: np.zeros_like(v) for k, v in params.items()}
 
 def other(x):
@@ -89,17 +89,26 @@ def _marked(seed: int, size: int = 6) -> np.ndarray:
     return np.random.default_rng(seed).uniform(1e3, 2e3, size) + 0.123456789
 
 
+def _timing_case():
+    """The timed case of the backprop assignment and the variant (network) it is timed on: that
+    of a student with narrow hidden layers, so that a loop over the examples is far slower than
+    the baseline."""
+    spec = get_spec("backprop")
+    return next(c for c in spec.cases if c.kind == "timing"), spec.variant_of("bob")
+
+
 @pytest.mark.parametrize("use_bwrap, warm", KINDS)
 def test_a_test_process_holds_no_other_case_inputs_nor_the_baseline(use_bwrap, warm):
-    timing = next(c for c in get_spec("vectorized_gradients").cases if c.kind == "timing")
-    timed = timing.make_inputs(np.random.default_rng(5))
+    timing, variant = _timing_case()
+    timed = timing.inputs_for(np.random.default_rng(5), variant)
     before, after, control = _marked(1), _marked(2), _marked(3)
-    source = inspect.getsource(testfuncs.baseline_backprop)
+    source = inspect.getsource(getattr(testfuncs, timing.baseline))
     baseline_line = max((line.strip() for line in source.splitlines()), key=len)
     text_control = "".join(reversed(baseline_line.upper())) + "#"
     cases = [
         {"id": "timed", "function": "backprop", "kind": "timing", "baseline": timing.baseline,
-         "inputs": timed, "warmup_inputs": timing.make_inputs(np.random.default_rng(6))},
+         "inputs": timed,
+         "warmup_inputs": timing.inputs_for(np.random.default_rng(6), variant)},
         {"id": "before", "function": "other", "kind": "value", "group": "a",
          "hidden": True, "inputs": {"x": before}},
         {"id": "probe", "function": "probe", "kind": "value", "group": "b",
@@ -144,38 +153,55 @@ def test_hidden_inputs_never_reach_a_visible_answer(use_bwrap, warm):
 
 
 # --------------------------------------------------------------------------- timing
-TIMING_ATTACKS = LOOP_BACKPROP.replace("def backprop(", "def loop_backprop(") + '''
+TIMING_ATTACKS = LOOP_BACKPROP.replace("def backprop(", "def one_loop(") + '''
 import os, sys, threading
 
-def honest(X, Y, params):
-    """Vectorized, as the course teaches it."""
-    B = X.shape[0]
-    z1 = X @ params["W1"].T + params["b1"]
-    a1 = np.maximum(z1, 0.0)
-    z2 = a1 @ params["W2"].T + params["b2"]
-    a2 = np.maximum(z2, 0.0)
-    z3 = a2 @ params["W3"].T + params["b3"]
-    e = np.exp(z3 - z3.max(axis=1, keepdims=True))
-    d3 = (e / e.sum(axis=1, keepdims=True) - Y) / B
-    d2 = (d3 @ params["W3"]) * (z2 > 0)
-    d1 = (d2 @ params["W2"]) * (z1 > 0)
-    return {"W3": d3.T @ a2, "b3": d3.sum(0), "W2": d2.T @ a1, "b2": d2.sum(0),
-            "W1": d1.T @ X, "b1": d1.sum(0)}
+def loop_backprop(X, Y, params, activations, loss):
+    """The loop over the examples, three times over: well past the allowed slowdown."""
+    for _ in range(3):
+        grads = one_loop(X, Y, params, activations, loss)
+    return grads
 
-def thread_that_exits(X, Y, params):
+def honest(X, Y, params, activations, loss):
+    """Vectorized, as the course teaches it (softmax-CE output, the timed case's loss)."""
+    L = len(activations) + 1
+    B = X.shape[0]
+    a, zs = [X], []
+    for l in range(1, L + 1):
+        z = a[-1] @ params[f"W{l}"].T + params[f"b{l}"]
+        zs.append(z)
+        if l < L:
+            name = activations[l - 1]
+            a.append(np.maximum(z, 0.0) if name == "relu" else
+                     np.tanh(z) if name == "tanh" else 1.0 / (1.0 + np.exp(-z)))
+    e = np.exp(zs[-1] - zs[-1].max(axis=1, keepdims=True))
+    delta = (e / e.sum(axis=1, keepdims=True) - Y) / B
+    grads = {}
+    for l in range(L, 0, -1):
+        grads[f"W{l}"] = delta.T @ a[l - 1]
+        grads[f"b{l}"] = delta.sum(axis=0)
+        if l > 1:
+            name, h = activations[l - 2], a[l - 1]
+            slope = (zs[l - 2] > 0) * 1.0 if name == "relu" else (
+                1.0 - h * h if name == "tanh" else h * (1.0 - h))
+            delta = (delta @ params[f"W{l}"]) * slope
+    return grads
+
+def thread_that_exits(X, Y, params, activations, loss):
     """The per-example loop in a thread that has exited before the answer."""
     out = {}
-    worker = threading.Thread(target=lambda: out.update(loop_backprop(X, Y, params)))
+    worker = threading.Thread(
+        target=lambda: out.update(loop_backprop(X, Y, params, activations, loss)))
     worker.start()
     worker.join()
     return out
 
-def reaped_grandchild(X, Y, params):
+def reaped_grandchild(X, Y, params, activations, loss):
     """The per-example loop in a forked process that is reaped before the answer."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
-        grads = loop_backprop(X, Y, params)
+        grads = loop_backprop(X, Y, params, activations, loss)
         data = b"".join(grads[k].tobytes() for k in sorted(grads))
         while data:
             data = data[os.write(write_end, data):]
@@ -205,7 +231,8 @@ def _inputs_in(value, depth=0):
     if depth > 6:
         return
     if isinstance(value, dict):
-        if {"X", "Y", "params"} <= set(value) and isinstance(value["X"], np.ndarray):
+        if {"X", "Y", "params", "activations", "loss"} <= set(value) and \
+                isinstance(value["X"], np.ndarray):
             yield value
         for v in list(value.values()):
             yield from _inputs_in(v, depth + 1)
@@ -236,33 +263,32 @@ def _hunt():
             for inputs in _inputs_in(candidate):
                 if _key(inputs["X"]) not in PRECOMPUTED:
                     PRECOMPUTED[_key(inputs["X"])] = loop_backprop(
-                        inputs["X"], inputs["Y"], inputs["params"])
+                        inputs["X"], inputs["Y"], inputs["params"], inputs["activations"],
+                        inputs["loss"])
 
 _hunter = threading.Thread(target=_hunt)
 _hunter.start()
 _hunter.join()
 
-def precomputed(X, Y, params):
+def precomputed(X, Y, params, activations, loss):
     """Answers from the table filled before timing started, else the slow loop."""
     if _key(X) in PRECOMPUTED:
         return PRECOMPUTED[_key(X)]
-    return loop_backprop(X, Y, params)
+    return loop_backprop(X, Y, params, activations, loss)
 '''
 
 
 @pytest.mark.parametrize("use_bwrap, warm", KINDS)
 def test_timing_counts_every_thread_and_reaped_child_and_nothing_is_precomputed(use_bwrap, warm):
-    spec = get_spec("vectorized_gradients")
-    index = next(i for i, c in enumerate(spec.cases) if c.kind == "timing")
-    case = spec.cases[index]
+    case, variant = _timing_case()
     names = ("honest", "thread_that_exits", "reaped_grandchild", "precomputed")
     prepared, jobs = {}, []
     for seed, name in enumerate(names):
-        inputs = case.make_inputs(np.random.default_rng(20 + seed))
+        inputs = case.inputs_for(np.random.default_rng(20 + seed), variant)
         prepared[name] = (inputs, case.reference(**inputs))
         jobs.append({"id": name, "function": name, "kind": "timing", "baseline": case.baseline,
                      "inputs": inputs,
-                     "warmup_inputs": case.make_inputs(np.random.default_rng(40 + seed))})
+                     "warmup_inputs": case.inputs_for(np.random.default_rng(40 + seed), variant)})
     out = sandbox.run_cases([runner.SETUP], [TIMING_ATTACKS], jobs,
                             _limits(use_bwrap, warm, timing_repeats=2))
     points = {}

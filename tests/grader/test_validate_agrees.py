@@ -1,6 +1,6 @@
 """What a notebook does under ``nbgrader validate`` it scores the same under ``fnn-grade``.
 
-Each fixture is a forward_pass notebook (13 points) that a student could really submit: IPython
+Each fixture is a forward_pass notebook (full marks) that a student could really submit: IPython
 magics and shell lines, a helper in a code cell of their own, a name imported by a given cell,
 a module the sandbox lacks, SciPy, 30 MB of outputs, a ``relu`` that changes its input in
 place. The class is graded by the batch grader, and each notebook is also run cell by cell in
@@ -23,11 +23,14 @@ from autograder.engine import policy, runner
 from autograder.sandbox import launcher
 from tests import submissions as subs
 
-FULL = 13.0
 SPEC = get_spec("forward_pass")
+FULL = SPEC.max_score
 POINTS = {f: sum(c.points for c in SPEC.cases if c.function == f) for f in SPEC.functions}
 PREDICT = "def predict(y_hat, threshold=0.5):\n    return (y_hat >= threshold).astype(np.int64)\n"
 RELU = "def relu(z):\n    return np.maximum(z, 0.0)\n"
+SIGMOID = ("def sigmoid(z):\n    e = np.exp(-np.abs(z))\n"
+           "    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))\n")
+"""A sigmoid accurate in the tails (sigmoid_derivative, which calls it, is judged there)."""
 GIVEN_IMPORT = "import math\nprint('pi is', math.pi)\n"  # a given cell that is not only imports
 TOO_MUCH = "# a comment line of 32 bytes ....\n" * (policy.MAX_CODE_BYTES // 32 + 1)
 
@@ -68,7 +71,7 @@ def _class(src) -> dict[str, tuple[object, float]]:
         "honest": (src, FULL),
         "magics": (subs.with_solutions(src, {
             "relu": RELU + "%timeit relu(np.ones(3))\n",
-            "sigmoid": "!echo hello\n" + "def sigmoid(z):\n    return 0.5 * (1 + np.tanh(z / 2))\n",
+            "sigmoid": "!echo hello\n" + SIGMOID,
             "predict": "%%time\n" + PREDICT}), FULL),
         "helper_in_added_cell": (_insert_after(subs.with_solutions(src, {
             "predict": "def predict(y_hat, threshold=0.5):\n    return labels(y_hat, threshold)\n"}),
@@ -85,9 +88,10 @@ def _class(src) -> dict[str, tuple[object, float]]:
             "sigmoid": "from scipy.special import expit\n\ndef sigmoid(z):\n    return expit(z)\n"}),
             FULL),
         "outputs_30mb": (_with_outputs(src, 30), FULL),
+        # the in-place relu also overwrites the z1, z2 that forward_cache keeps
         "relu_in_place": (subs.with_solutions(src, {
             "relu": "def relu(z):\n    np.maximum(z, 0.0, out=z)\n    return z\n"}),
-            FULL - POINTS["relu"]),
+            FULL - POINTS["relu"] - POINTS["forward_cache"]),
         "too_much_code": (subs.with_solutions(src, {"predict": PREDICT + TOO_MUCH}), 0.0),
         "own_check_cell": (_insert_after(src, "relu", (  # imports as the test cells do
             "from autograder.checks import check\ncheck('forward_pass', 'relu', relu)\n")),

@@ -11,8 +11,10 @@ The batch grader, the in-notebook checks and ``make check`` all find an assignme
 instructor adds one by adding its folder; nothing in the package changes.
 
 The course root is, in order: the ``course_root`` argument, the ``FNN_COURSE_ROOT`` environment
-variable, or the folder that holds this package (a clone of the course installed in editable
-mode, which is how ``make lab`` and ``make test`` install it).
+variable, for :func:`get_spec` the nearest folder above the working directory that holds
+``nbgrader_config.py`` and ``assignments/<name>/cases.py`` (``nbgrader autograde`` runs a notebook
+inside its course), or the folder that holds this package (a clone of the course installed in
+editable mode, which is how ``make lab`` and ``make test`` install it).
 """
 from __future__ import annotations
 
@@ -60,6 +62,20 @@ def list_assignments(course_root=None) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _enclosing_course(name: str) -> Path | None:
+    """The nearest folder at or above the working directory with ``nbgrader_config.py`` and
+    ``assignments/<name>/cases.py``, or None."""
+    try:
+        here = Path.cwd().resolve()
+    except OSError:
+        return None
+    for folder in (here, *here.parents):
+        if (folder / "nbgrader_config.py").is_file() and \
+                (folder / "assignments" / name / CASES_FILE).is_file():
+            return folder
+    return None
+
+
 def get_spec(name: str, course_root=None) -> AssignmentSpec:
     """The :class:`AssignmentSpec` of assignment ``name`` in ``course_root``.
 
@@ -68,9 +84,11 @@ def get_spec(name: str, course_root=None) -> AssignmentSpec:
     ValueError
         If ``name`` is not an assignment of the course root (the message lists those that are).
     """
-    root = _root(course_root)
     if type(name) is not str or not NAME_PATTERN.fullmatch(name):
         raise ValueError(f"name must be an assignment name (letters, digits, _), got {name!r}")
+    if course_root is None and not os.environ.get("FNN_COURSE_ROOT"):
+        course_root = _enclosing_course(name)
+    root = _root(course_root)
     path = root / "assignments" / name / CASES_FILE
     if path.is_file():
         return _load_file(name, path.resolve())

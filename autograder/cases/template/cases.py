@@ -34,8 +34,11 @@ def _logits(extreme: bool):
     def make(rng):
         B, K = distinct_sizes(rng, 2, 2, 9)
         z = rng.standard_normal((B, K)) * 3.0
-        if extreme:
-            z.flat[:: max(1, z.size // 3)] = rng.choice([-1.0, 1.0]) * rng.uniform(700.0, 1000.0)
+        if extreme:  # entries of both signs with |z| of several hundred, one of them positive
+            some = z.flat[:: max(1, z.size // 3)]
+            z.flat[:: max(1, z.size // 3)] = (rng.uniform(720.0, 1000.0, some.size)
+                                              * rng.choice([-1.0, 1.0], some.size))
+            z.flat[0] = rng.uniform(720.0, 1000.0)
         return {"z": z}
     return make
 
