@@ -138,8 +138,8 @@ def _parse(source: str) -> ast.AST | str | None:
         return ast.parse(source)
     except (SyntaxError, ValueError):  # ValueError: a null byte
         return None
-    except (RecursionError, MemoryError):
-        return _TOO_DEEP
+    except (RecursionError, MemoryError, SystemError):  # SystemError: CPython's parser can
+        return _TOO_DEEP  # report deep nesting as "AST constructor recursion depth mismatch"
 
 
 def _imports_of(source: str) -> set[str] | str | None:
@@ -172,7 +172,7 @@ def transform_magics(source: str) -> str:
         return source
     except SyntaxError:
         pass
-    except (ValueError, RecursionError, MemoryError):
+    except (ValueError, RecursionError, MemoryError, SystemError):
         return source
     try:
         from IPython.core.inputtransformer2 import TransformerManager

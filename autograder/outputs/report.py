@@ -303,7 +303,7 @@ def normalised_tokens(code: str, keep: frozenset = frozenset()) -> list[str]:
             elif isinstance(node, ast.alias) and (node.asname or node.name) in canonical:
                 node.asname = canonical[node.asname or node.name]
         text = ast.unparse(tree)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, TypeError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError, TypeError, SystemError):
         text = _COMMENT.sub("", text[:MAX_PARSE_CHARS])
     return _TOKEN.findall(text)[:MAX_TOKENS]
 

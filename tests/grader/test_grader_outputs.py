@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from autograder.cases.tasks import get_spec
+
 from autograder import cli
 from autograder.sandbox import launcher as sandbox
 from tests import submissions as subs
@@ -87,10 +89,16 @@ def test_csv_and_gradescope_exports(graded_forward, course_root, tmp_path):
     assert run_cli(course_root, "export", "forward_pass", "--format", "gradescope", "-o",
                    str(folder)).returncode == 0
     res = json.loads((folder / "wrong_predict" / "results.json").read_text())
-    assert res["score"] == fixtures.RUINED and len(res["tests"]) == fixtures.CASES
-    for test in res["tests"]:
+    written = get_spec("forward_pass").written  # one test per answer graded by hand
+    assert res["score"] == fixtures.RUINED
+    assert len(res["tests"]) == fixtures.CASES + len(written)
+    autograded = [t for t in res["tests"] if not t["name"].startswith("written answer: ")]
+    assert len(autograded) == fixtures.CASES
+    for test in autograded:
         assert set(test) >= {"name", "score", "max_score", "status", "visibility", "output"}
         assert test["status"] in ("passed", "failed")
+    for test in res["tests"][fixtures.CASES:]:
+        assert test["output"] == "not graded yet" and test["score"] == 0.0
     hidden = [t for t in res["tests"] if t["visibility"] == "after_published"]
     assert hidden and all("expected" not in t["output"] for t in hidden)
 
