@@ -250,8 +250,14 @@ class _Zygote:
 
 def _sweep(own_pid: int) -> None:
     """Kill every process of this pid namespace except pid 1 and ourselves (sandbox only)."""
+    _kill_until_gone(lambda: [int(p) for p in os.listdir("/proc")
+                              if p.isdigit() and int(p) not in (1, own_pid)])
+
+
+def _kill_until_gone(find) -> None:
+    """SIGKILL and reap the processes ``find()`` lists, up to 20 rounds, until it lists none."""
     for _ in range(20):
-        others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, own_pid)]
+        others = find()
         if not others:
             return
         for pid in others:
@@ -320,17 +326,7 @@ def _descendants(root: int) -> set[int]:
 def _kill_descendants() -> None:
     """Kill every process below this one (the zygote is their subreaper, so orphans stay
     below it) and reap them; used where the zygote has no pid namespace to sweep."""
-    for _ in range(20):
-        others = _descendants(os.getpid())
-        if not others:
-            return
-        for pid in others:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        _reap()
-        time.sleep(0.001)
+    _kill_until_gone(lambda: _descendants(os.getpid()))
 
 
 def set_not_dumpable() -> None:
