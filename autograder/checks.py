@@ -161,11 +161,11 @@ def run_case(case: Case, fn: Callable, rng: np.random.Generator,
         with counted_calls(fn, case.count_calls) as calls:
             ok, actual, err = _call(fn, call_inputs, warned)
         if not ok:
+            if err.startswith("raised"):
+                err += f" (called with {_describe_inputs(pristine)})"
             explain = getattr(case, "explain_error", None)
             if callable(explain):
                 err = explain(err, pristine)
-            if err.startswith("raised"):
-                err += f" (called with {_describe_inputs(pristine)})"
             return 0.0, err, warned
         if case.count_calls:
             actual = {"output": actual, "calls": dict(calls)}

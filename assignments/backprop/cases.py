@@ -49,7 +49,10 @@ function never receives. Credit: full from :data:`FULL_MARKS_ACCURACY`, linear f
 ``backprop`` and ``sgd_step`` (their calls are counted while it runs).
 
 Typical mistakes are recognised by computing the gradients again with the mistake built in
-(:func:`mistaken_grads`) and comparing the answer with each of these wrong answers.
+(:func:`mistaken_grads`) and comparing the answer with each of these wrong answers. Every case
+is a :class:`~autograder.cases.messages.HintedCase`: its messages wrap at word boundaries, and a
+NumPy shape error raised inside the student's function (a transposed ``W`` in a product, a sum
+that dropped its axis) gets a hint.
 """
 from __future__ import annotations
 
@@ -59,7 +62,8 @@ from course import data, layers, losses
 
 from autograder.cases.compare import ATOL, RTOL, check_array, check_dict, kind_of
 from autograder.cases.helpers import as_float64, distinct_sizes, random_params, variant_rng
-from autograder.cases.spec import AssignmentSpec, Case
+from autograder.cases.messages import HintedCase
+from autograder.cases.spec import AssignmentSpec
 
 NAME = "backprop"
 HIDDEN_ACTIVATIONS = ("relu", "sigmoid", "tanh")
@@ -608,68 +612,68 @@ def _cmp_accuracy(actual, expected, inputs):
 # ----------------------------------------------------------------------------- spec
 _EX = "test_backprop_example"
 CASES = (
-    Case("network_loss, softmax-CE, relu-tanh, B=7", "network_loss",
+    HintedCase("network_loss, softmax-CE, relu-tanh, B=7", "network_loss",
          _network_inputs("softmax_ce", ["relu", "tanh"], (7, 6, 5, 4, 3)), _ref_loss, _cmp_loss,
          0.5, "test_network_loss"),
-    Case("network_loss, sigmoid-BCE (one output), relu, B=6", "network_loss",
+    HintedCase("network_loss, sigmoid-BCE (one output), relu, B=6", "network_loss",
          _network_inputs("sigmoid_bce", ["relu"], (6, 5, 4, 1)), _ref_loss, _cmp_loss, 0.5,
          "test_network_loss"),
-    Case("network_loss, identity-MSE, sigmoid, B=5", "network_loss",
+    HintedCase("network_loss, identity-MSE, sigmoid, B=5", "network_loss",
          _network_inputs("identity_mse", ["sigmoid"], (5, 4, 3, 2)), _ref_loss, _cmp_loss, 0.5,
          "test_network_loss"),
-    Case("network_loss, softmax-CE, random depth, logits in the hundreds", "network_loss",
+    HintedCase("network_loss, softmax-CE, random depth, logits in the hundreds", "network_loss",
          _network_inputs("softmax_ce", huge=True), _ref_loss, _cmp_loss, 0.25,
          "test_network_loss", hidden=True),
-    Case("network_loss, sigmoid-BCE, logits in the hundreds", "network_loss",
+    HintedCase("network_loss, sigmoid-BCE, logits in the hundreds", "network_loss",
          _network_inputs("sigmoid_bce", huge=True), _ref_loss, _cmp_loss, 0.25,
          "test_network_loss", hidden=True),
 
-    Case("backprop_example, softmax-CE, relu-tanh, n=(6, 5, 4, 3)", "backprop_example",
+    HintedCase("backprop_example, softmax-CE, relu-tanh, n=(6, 5, 4, 3)", "backprop_example",
          _example_inputs("softmax_ce", ["relu", "tanh"], (6, 5, 4, 3)), _ref_example,
          _cmp_example, 1.0, _EX),
-    Case("backprop_example, sigmoid-BCE, relu-relu, n=(5, 4, 3, 1) (deck 000)",
+    HintedCase("backprop_example, sigmoid-BCE, relu-relu, n=(5, 4, 3, 1) (deck 000)",
          "backprop_example", _example_inputs("sigmoid_bce", ["relu", "relu"], (5, 4, 3, 1)),
          _ref_example, _cmp_example, 1.0, _EX),
-    Case("backprop_example, identity-MSE, sigmoid, n=(4, 3, 2)", "backprop_example",
+    HintedCase("backprop_example, identity-MSE, sigmoid, n=(4, 3, 2)", "backprop_example",
          _example_inputs("identity_mse", ["sigmoid"], (4, 3, 2)), _ref_example, _cmp_example,
          1.0, _EX),
-    *(Case(f"backprop_example, {loss}, random depth and activations", "backprop_example",
+    *(HintedCase(f"backprop_example, {loss}, random depth and activations", "backprop_example",
            _example_inputs(loss), _ref_example, _cmp_example, 2.0 / 3.0, _EX, hidden=True)
       for loss in LOSSES),
 
-    Case("backprop, softmax-CE, tanh-relu, B=7", "backprop",
+    HintedCase("backprop, softmax-CE, tanh-relu, B=7", "backprop",
          _network_inputs("softmax_ce", ["tanh", "relu"], (7, 6, 5, 4, 3)), _ref_backprop,
          _cmp_backprop, 1.0, "test_backprop"),
-    Case("backprop, sigmoid-BCE, relu-relu, B=8 (deck 000)", "backprop",
+    HintedCase("backprop, sigmoid-BCE, relu-relu, B=8 (deck 000)", "backprop",
          _network_inputs("sigmoid_bce", ["relu", "relu"], (8, 6, 4, 3, 1)), _ref_backprop,
          _cmp_backprop, 1.0, "test_backprop"),
-    Case("backprop, identity-MSE, tanh, B=6", "backprop",
+    HintedCase("backprop, identity-MSE, tanh, B=6", "backprop",
          _network_inputs("identity_mse", ["tanh"], (6, 5, 4, 2)), _ref_backprop, _cmp_backprop,
          0.5, "test_backprop"),
-    *(Case(f"backprop, {loss}, random depth and activations", "backprop", _network_inputs(loss),
+    *(HintedCase(f"backprop, {loss}, random depth and activations", "backprop", _network_inputs(loss),
            _ref_backprop, _cmp_backprop, 0.5, "test_backprop", hidden=True)
       for loss in LOSSES),
-    Case("backprop on B=2048 inputs of width 64, your network, timed against a vectorized "
+    HintedCase("backprop on B=2048 inputs of width 64, your network, timed against a vectorized "
          "baseline", "backprop", _timing_inputs, _ref_backprop, _cmp_timing, 2.0,
          "test_backprop_vectorized", kind="timing", baseline="baseline_backprop_layers",
          per_student=True),
 
-    Case("numerical_grads, softmax-CE, tanh, eps=1e-5", "numerical_grads",
+    HintedCase("numerical_grads, softmax-CE, tanh, eps=1e-5", "numerical_grads",
          _numeric_inputs("softmax_ce", ["tanh"]), _ref_numeric, _cmp_numeric, 1.0,
          "test_numerical_grads", count_calls=NUMERIC_CALLS),
-    Case("numerical_grads, identity-MSE, sigmoid-tanh, eps=1e-4", "numerical_grads",
+    HintedCase("numerical_grads, identity-MSE, sigmoid-tanh, eps=1e-4", "numerical_grads",
          _numeric_inputs("identity_mse", ["sigmoid", "tanh"], eps=1e-4), _ref_numeric,
          _cmp_numeric, 1.0, "test_numerical_grads", count_calls=NUMERIC_CALLS),
-    Case("numerical_grads, sigmoid-BCE, random depth, eps=1e-4", "numerical_grads",
+    HintedCase("numerical_grads, sigmoid-BCE, random depth, eps=1e-4", "numerical_grads",
          _numeric_inputs("sigmoid_bce", eps=1e-4), _ref_numeric, _cmp_numeric, 1.0,
          "test_numerical_grads", hidden=True, count_calls=NUMERIC_CALLS),
 
-    Case("sgd_step, 3-5 layers, lr=0.1", "sgd_step", _sgd_inputs(0.1), _ref_sgd, _cmp_sgd, 0.5,
+    HintedCase("sgd_step, 3-5 layers, lr=0.1", "sgd_step", _sgd_inputs(0.1), _ref_sgd, _cmp_sgd, 0.5,
          "test_sgd_step"),
-    Case("sgd_step, random sizes and lr", "sgd_step", _sgd_inputs(), _ref_sgd, _cmp_sgd, 0.5,
+    HintedCase("sgd_step, random sizes and lr", "sgd_step", _sgd_inputs(), _ref_sgd, _cmp_sgd, 0.5,
          "test_sgd_step", hidden=True),
 
-    Case("train_classifier: accuracy on your held-out MNIST images", "train_classifier",
+    HintedCase("train_classifier: accuracy on your held-out MNIST images", "train_classifier",
          _train_inputs, _ref_held_out, _cmp_accuracy, 5.0, "test_train_classifier",
          kind="accuracy", per_student=True, count_calls=TRAINING_CALLS),
 )

@@ -30,7 +30,8 @@ are recognised by running the same sweep with the mistake built in (a wrong loca
 one operation, ``=`` instead of ``+=``, a traversal that is not a topological order, no seed)
 and comparing the student's answer with each of these "mutants". Random graphs are drawn
 again until every mutant is told apart from the right answer, so each mistake costs points in
-every case of its test cell.
+every case of its test cell. Every case is a :class:`~autograder.cases.messages.HintedCase`
+(messages wrapped at word boundaries; raised NumPy shape errors explained).
 """
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ from collections import deque
 
 import numpy as np
 
-from autograder.cases.spec import AssignmentSpec, Case
+from autograder.cases.messages import HintedCase
+from autograder.cases.spec import AssignmentSpec
 
 NAME = "computational_graphs"
 
@@ -661,7 +663,7 @@ def compare_neuron(actual, expected, inputs):
 
 # ----------------------------------------------------------------------------- the cases
 def _case(name, function, make, ref, cmp, points, grade_id, hidden=False):
-    return Case(name=name, function=function, make_inputs=make, reference=ref, compare=cmp,
+    return HintedCase(name=name, function=function, make_inputs=make, reference=ref, compare=cmp,
                 points=points, grade_id=grade_id, hidden=hidden)
 
 

@@ -25,27 +25,22 @@ accuracy(labels, y)                     test_accuracy                    1
 
 Every case draws its sizes and values from its rng; the sizes of one case are different numbers,
 so a transposed answer has the wrong shape. Each comparison recognises the typical mistakes of
-its function and ends its message with ``Hint: ...`` on a line of its own; :func:`wrap` lays a
-message out at word boundaries. A function that *raises* a NumPy shape error (a matrix product
-with a transposed factor, a 1-D bias stacked next to a matrix) is explained by
-:meth:`HintedCase.explain_error`.
+its function and ends its message with ``Hint: ...``; :mod:`autograder.cases.messages` lays the
+message out at word boundaries and explains a NumPy shape error the function *raises* (a matrix
+product with a transposed factor, a 1-D bias stacked next to a matrix).
 """
 from __future__ import annotations
-
-import re
-import textwrap
 
 import numpy as np
 
 from autograder.cases.compare import check_array, check_int, kind_of
 from autograder.cases.helpers import as_float64, distinct_sizes, random_params
-from autograder.cases.spec import PRIVATE_PREFIX, AssignmentSpec, Case
+from autograder.cases.messages import WIDTH, HintedCase, explain_error, wrap  # noqa: F401
+from autograder.cases.spec import AssignmentSpec
 from course import activations, layers, losses
 from course.network import MLP
 
 NAME = "forward_pass"
-WIDTH = 88
-"""Lines of a message are at most this long (the first counts the ``- <case name>: `` prefix)."""
 EPS = float(np.finfo(np.float64).eps)
 """The clipping constant of the probability losses, as the notebook states it."""
 WRITTEN = {"written_zero_one": 2.0, "written_bce_vs_mse": 3.0, "written_augmented": 2.0,
@@ -64,140 +59,6 @@ SUM_OVER_OUTPUTS = "the per-example loss SUMS over the output units; only the ba
 """The hint of a loss averaged over all B x K entries (the class report knows this wording)."""
 CLIP_HINT = ("clip y_hat before the log, as stated in part 3, with eps = np.finfo(np.float64).eps "
              "(log(0) is -inf, and 0 * log(0) is NaN)")
-
-
-# --------------------------------------------------------------------------- message layout
-_HINT_AFTER_COLON = (
-    re.compile(r"^(.* has shape \([^)]*\), expected \([^)]*\)): (.+)$"),
-    re.compile(r"^(.* contains (?:NaN|inf) \(first at index \([^)]*\)\)): (.+)$"),
-    re.compile(r"^(.* is (?:nan|inf|-inf), expected a finite number): (.+)$"),
-    re.compile(r"^(.*: expected dtype \S+, got \S+): (.+)$"),
-)
-_KEEP_TOGETHER = re.compile(r"\b(expected|got|index|shape|dtype) (?=[-+(\w])")
-_TUPLE = re.compile(r"\((?:-?\d+, )+-?\d*\)")
-_NBSP = "\u00a0"  # textwrap breaks lines at ASCII whitespace only
-
-
-def _body_and_hint(line: str) -> tuple[str, str]:
-    if ". Hint: " in line:
-        body, hint = line.rsplit(". Hint: ", 1)
-        return body + ".", hint
-    for pattern in _HINT_AFTER_COLON:
-        found = pattern.match(line)
-        if found:
-            return found.group(1), found.group(2)
-    return line, ""
-
-
-def _fill(text: str, first_indent: int) -> list[str]:
-    glued = _TUPLE.sub(lambda m: m.group(0).replace(" ", _NBSP), text)
-    glued = _KEEP_TOGETHER.sub(lambda m: m.group(1) + _NBSP, glued)
-    lines = textwrap.wrap(glued, width=WIDTH, initial_indent=" " * first_indent,
-                          subsequent_indent="  ", break_long_words=False,
-                          break_on_hyphens=False) or [""]
-    lines[0] = lines[0][first_indent:]
-    return [line.replace(_NBSP, " ") for line in lines]
-
-
-def wrap(message: str, first_indent: int = 0) -> str:
-    """``message`` wrapped at word boundaries, each hint on a line of its own.
-
-    Parameters
-    ----------
-    message : a comparison's message, one or more lines.
-    first_indent : characters already in front of the first line.
-
-    Returns
-    -------
-    str : lines of at most :data:`WIDTH` characters (a longer single word stays whole); a hint
-        starts its own line as ``Hint: <text>``; continuation lines are indented by two spaces.
-    """
-    if type(message) is not str:
-        raise TypeError(f"message must be a str, got {type(message).__name__}")
-    out: list[str] = []
-    for line in message.split("\n"):
-        body, hint = _body_and_hint(line)
-        out.extend(_fill(body, first_indent if not out else 0))
-        if hint:
-            out.extend(_fill("Hint: " + hint, 0))
-    return "\n".join(out) if message else ""
-
-
-# --------------------------------------------------------------------------- raised errors
-_MATMUL = re.compile(r"matmul: Input operand 1 has a mismatch in its core dimension 0.*?"
-                     r"\(size (\d+) is different from (\d+)\)")
-_DOT = re.compile(r"shapes \(([\d, ]*)\) and \(([\d, ]*)\) not aligned")
-_CONCAT_NDIM = re.compile(r"all the input arrays must have same number of dimensions")
-_CONCAT_SIZE = re.compile(r"all the input array dimensions except for the concatenation axis")
-_BROADCAST = re.compile(r"operands could not be broadcast together")
-
-
-def _input_shapes(inputs) -> str:
-    if type(inputs) is not dict:
-        return ""
-    parts = []
-    for key, value in inputs.items():
-        if key.startswith(PRIVATE_PREFIX):
-            continue
-        if type(value) is np.ndarray:
-            parts.append(f"{key} {tuple(value.shape)}")
-        elif type(value) is dict:
-            parts.extend(f"{key}[{k!r}] {tuple(v.shape)}" for k, v in value.items()
-                         if type(v) is np.ndarray)
-    return ", ".join(parts)
-
-
-def explain_error(message: str, inputs: dict) -> str:
-    """A hint for a NumPy shape error raised inside the student's function.
-
-    Parameters
-    ----------
-    message : the error as the check reports it, e.g. ``"raised ValueError: matmul: Input
-        operand 1 has a mismatch in its core dimension 0, ... (size 5 is different from 3)"``.
-    inputs : the case's inputs (only the shapes of their arrays are used).
-
-    Returns
-    -------
-    str : ``message`` plus a line ``Hint: ...`` for a mismatched matrix product, a 1-D array
-        stacked next to a 2-D one, or shapes that do not broadcast; else ``message`` unchanged.
-    """
-    if type(message) is not str:
-        raise TypeError(f"message must be a str, got {type(message).__name__}")
-    shapes = _input_shapes(inputs)
-    given = f" The inputs are {shapes}." if shapes else ""
-    matmul, dot = _MATMUL.search(message), _DOT.search(message)
-    if matmul or dot:
-        if matmul:
-            left, right = matmul.group(2), matmul.group(1)
-        else:
-            left = dot.group(1).split(",")[-1].strip()
-            right = dot.group(2).split(",")[0].strip() or "?"
-        hint = (f"a matrix product A @ B needs the last size of A to equal the first size of B; "
-                f"here they are {left} and {right}, so one factor needs a transpose (.T). A "
-                f"weight matrix W has shape (n_out, n_in) and a batch one row per example: "
-                f"write the shape of each factor and of the result you want.{given}")
-    elif _CONCAT_NDIM.search(message):
-        hint = ("np.hstack / np.concatenate joins arrays with the same number of axes: a bias b "
-                "of shape (n_out,) is 1-D; make it a column of shape (n_out, 1) first, "
-                f"b[:, None] or b.reshape(-1, 1).{given}")
-    elif _CONCAT_SIZE.search(message):
-        hint = ("the arrays you join must have the same size along every other axis: a column "
-                f"of ones for a batch of B examples has shape (B, 1).{given}")
-    elif _BROADCAST.search(message):
-        hint = ("NumPy lines up shapes from the right, and each pair of sizes must be equal or "
-                f"1: write down the shape of every array in that line.{given}")
-    else:
-        return message
-    return f"{message}\nHint: {hint}"
-
-
-class HintedCase(Case):
-    """A :class:`Case` that also explains a NumPy shape error raised by the student's code
-    (the checks call :meth:`explain_error` on the message of an exception, where it exists)."""
-
-    def explain_error(self, message: str, inputs: dict) -> str:
-        """See :func:`explain_error`; the result is wrapped like every other message."""
-        return wrap(explain_error(message, inputs), len(self.name) + 4)
 
 
 # --------------------------------------------------------------------------- numbers
@@ -648,17 +509,9 @@ def _cmp_accuracy(actual, expected, inputs):
 
 
 # --------------------------------------------------------------------------- the cases
-def _wrapped(compare, name):
-    def judged(actual, expected, inputs):
-        credit, message = compare(actual, expected, inputs)
-        return credit, wrap(message, len(name) + 4)
-    return judged
-
-
 def _case(name, function, make, ref, cmp, points, hidden=False):
     return HintedCase(name=name, function=function, make_inputs=make, reference=ref,
-                      compare=_wrapped(cmp, name), points=points, grade_id=f"test_{function}",
-                      hidden=hidden)
+                      compare=cmp, points=points, grade_id=f"test_{function}", hidden=hidden)
 
 
 CASES = (

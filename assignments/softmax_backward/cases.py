@@ -23,27 +23,22 @@ its sizes and values from its rng; B, K and D are always three different numbers
 transposed or mis-summed answer has a wrong shape or wrong values.
 
 Feedback: each comparison recognises the typical mistakes of its function (see the ``hints``
-below) and :func:`tidy` wraps the message at word boundaries with the hint on a line of its own,
-``Hint: ...``. A function that *raises* because of a shape mistake (a matrix product with a
-transposed factor, a sum without ``keepdims``) gets a hint through :meth:`HintedCase.explain_error`.
+below) and :mod:`autograder.cases.messages` wraps the message at word boundaries with the hint on
+a line of its own, ``Hint: ...``. A function that *raises* because of a shape mistake (a matrix
+product with a transposed factor, a sum without ``keepdims``) gets a hint there too.
 """
 from __future__ import annotations
-
-import re
-import textwrap
 
 import numpy as np
 
 from autograder.cases import testfuncs
 from autograder.cases.compare import check_array, kind_of
 from autograder.cases.helpers import as_float64, distinct_sizes, one_hot_labels
-from autograder.cases.spec import PRIVATE_PREFIX, AssignmentSpec, CallableArg, Case
+from autograder.cases.messages import WIDTH, HintedCase, explain_error, wrap  # noqa: F401
+from autograder.cases.spec import AssignmentSpec, CallableArg
 from course import activations, gradcheck, losses
 
 NAME = "softmax_backward"
-WIDTH = 88
-"""Messages are wrapped to lines of at most this many characters (the first line counts the
-``- <case name>: `` the check puts in front of it)."""
 
 NONFINITE_SOFTMAX = ("output contains NaN/inf for logits of 1000: subtract the max of each row "
                      "before exp (the softmax does not change when a constant is subtracted "
@@ -54,136 +49,6 @@ NONFINITE_CHAINED = ("output contains NaN/inf for logits of 1000: subtract the m
 WRITTEN = {"written_softmax_jacobian": 4.0, "written_softmax_vjp": 2.0,
            "written_softmax_ce": 3.0, "written_gradcheck": 3.0}
 """The written answers (markdown cells, graded by hand in Formgrader): ``{grade_id: points}``."""
-
-
-# --------------------------------------------------------------------------- message layout
-_TAIL_HINT = (
-    re.compile(r"^(.* has shape \([^)]*\), expected \([^)]*\)): (.+)$"),
-    re.compile(r"^(.* contains (?:NaN|inf) \(first at index \([^)]*\)\)): (.+)$"),
-    re.compile(r"^(.*: expected dtype \S+, got \S+): (.+)$"),
-    re.compile(r"^(.* should be a numpy ndarray, got .+?): (convert it with .+|did you forget "
-               r"a return statement\?)$"),
-)
-_GLUED = re.compile(r"\b(expected|got|index|shape|dtype) (?=[-+(\w])")
-_TUPLE = re.compile(r"\((?:-?\d+, )+-?\d*\)")
-_NBSP = "\u00a0"  # textwrap never breaks here (it splits on ASCII whitespace only)
-
-
-def _split_hint(line: str) -> tuple[str, str]:
-    """``(body, hint)`` of one message line; ``hint`` is ``""`` when the line has none."""
-    if ". Hint: " in line:
-        body, hint = line.rsplit(". Hint: ", 1)
-        return body + ".", hint
-    for pattern in _TAIL_HINT:
-        match = pattern.match(line)
-        if match:
-            return match.group(1), match.group(2)
-    return line, ""
-
-
-def _fill(text: str, first_indent: int) -> list[str]:
-    """``text`` wrapped at word boundaries; a word and the number after ``expected``/``got``/
-    ``index`` stay on one line (hidden tests redact "expected <number>" as a whole)."""
-    glued = _TUPLE.sub(lambda m: m.group(0).replace(" ", _NBSP), text)
-    glued = _GLUED.sub(lambda m: m.group(1) + _NBSP, glued)
-    lines = textwrap.wrap(glued, width=WIDTH, initial_indent=" " * first_indent,
-                          subsequent_indent="  ", break_long_words=False,
-                          break_on_hyphens=False) or [""]
-    lines[0] = lines[0][first_indent:]
-    return [line.replace(_NBSP, " ") for line in lines]
-
-
-def tidy(message: str, first_indent: int = 0) -> str:
-    """``message`` wrapped at word boundaries, each hint on a line of its own.
-
-    Parameters
-    ----------
-    message : a comparison's message, one or more lines (``""`` stays ``""``).
-    first_indent : characters already in front of the first line (e.g. the case name).
-
-    Returns
-    -------
-    str : lines of at most :data:`WIDTH` characters (a single word longer than that stays
-        whole); a hint ends its own line as ``Hint: <text>``, where the class report finds it.
-    """
-    if type(message) is not str:
-        raise TypeError(f"message must be a str, got {type(message).__name__}")
-    out: list[str] = []
-    for line in message.split("\n"):
-        body, hint = _split_hint(line)
-        out.extend(_fill(body, first_indent if not out else 0))
-        if hint:
-            out.extend(_fill("Hint: " + hint, 0))
-    return "\n".join(out) if message else ""
-
-
-# --------------------------------------------------------------------------- errors as hints
-_MATMUL = re.compile(r"matmul: Input operand 1 has a mismatch in its core dimension 0.*?"
-                     r"\(size (\d+) is different from (\d+)\)")
-_DOT = re.compile(r"shapes \(([\d, ]*)\) and \(([\d, ]*)\) not aligned")
-_BROADCAST = re.compile(r"operands could not be broadcast together with shapes ((?:\([\d,]*\) ?)+)")
-
-
-def _shapes_of(inputs: dict) -> str:
-    parts = [f"{key} {tuple(value.shape)}" for key, value in inputs.items()
-             if type(value) is np.ndarray and not key.startswith(PRIVATE_PREFIX)]
-    return ", ".join(parts)
-
-
-def explain_error(message: str, inputs: dict) -> str:
-    """A hint for an exception that NumPy raised inside the student's function.
-
-    Parameters
-    ----------
-    message : the error as the check reports it, e.g. ``"raised ValueError: matmul: Input
-        operand 1 has a mismatch in its core dimension 0, ... (size 6 is different from 3)"``.
-    inputs : the case's inputs (only the shapes of the arrays are used).
-
-    Returns
-    -------
-    str : ``message`` followed by a line ``Hint: ...`` when the error is a shape mismatch of a
-        matrix product (``@``, ``np.matmul``, ``np.dot``) or of broadcasting; otherwise
-        ``message`` unchanged.
-    """
-    if type(message) is not str:
-        raise TypeError(f"message must be a str, got {type(message).__name__}")
-    shapes = _shapes_of(inputs) if type(inputs) is dict else ""
-    given = f" The inputs are {shapes}." if shapes else ""
-    hint = ""
-    matmul, dot = _MATMUL.search(message), _DOT.search(message)
-    if matmul or dot:
-        if matmul:
-            first, second = matmul.group(2), matmul.group(1)
-        else:
-            first = dot.group(1).split(",")[-1].strip()
-            second = (dot.group(2).split(",")[0].strip() or "?")
-        hint = (f"a matrix product A @ B needs the last size of A to equal the first size of B; "
-                f"here they are {first} and {second}, so one factor is transposed.{given} "
-                "Write the shape of each factor and of the result you want, then decide which "
-                "one needs .T")
-    else:
-        found = _BROADCAST.search(message)
-        if found:
-            shapes_found = re.findall(r"\(([\d,]*)\)", found.group(1))
-            dims = [tuple(int(d) for d in s.split(",") if d) for s in shapes_found]
-            kept = any(len(a) == len(b) + 1 and a[:len(b)] == b for a in dims for b in dims)
-            if kept:
-                hint = ("a sum (or max) over axis=1 drops that axis, and a (B,) array does not "
-                        "line up with a (B, K) one: keep the axis with keepdims=True, so that "
-                        f"it has shape (B, 1).{given}")
-            else:
-                hint = ("NumPy lines up shapes from the right, and each pair of sizes must be "
-                        f"equal or 1: write down the shape of every array in that line.{given}")
-    return f"{message}\nHint: {hint}" if hint else message
-
-
-class HintedCase(Case):
-    """A :class:`Case` that can also explain a NumPy shape error raised by the student's code
-    (the checks call :meth:`explain_error` on the message of an exception, when it exists)."""
-
-    def explain_error(self, message: str, inputs: dict) -> str:
-        """See :func:`explain_error`; the result is wrapped like every other message."""
-        return tidy(explain_error(message, inputs), len(self.name) + 4)
 
 
 def _shape_hint(actual, expected_shape: tuple, name: str, table: dict) -> tuple[bool, str] | None:
@@ -477,18 +342,9 @@ def _cmp_numgrad(actual, expected, inputs):
 
 
 # --------------------------------------------------------------------------- the cases
-def _tidied(compare, name):
-    """``compare`` whose message is laid out by :func:`tidy` for a case called ``name``."""
-    def judged(actual, expected, inputs):
-        credit, message = compare(actual, expected, inputs)
-        return credit, tidy(message, len(name) + 4)
-    return judged
-
-
 def _case(name, function, make, ref, cmp, points, hidden=False):
     return HintedCase(name=name, function=function, make_inputs=make, reference=ref,
-                      compare=_tidied(cmp, name), points=points, grade_id=f"test_{function}",
-                      hidden=hidden)
+                      compare=cmp, points=points, grade_id=f"test_{function}", hidden=hidden)
 
 
 CASES = (

@@ -256,7 +256,8 @@ def test_engine_details_of_the_source():
 
 # ----------------------------------------------------------------------------- feedback
 def _cell_outcomes(code: dict[str, str], seeds=range(4)) -> dict[str, list[str]]:
-    """{test cell: [messages of failed cases]} over visible and hidden cases and some seeds."""
+    """{test cell: [messages of failed cases]} over visible and hidden cases and some seeds;
+    each message is read as one line (the wrapped lines joined by single spaces)."""
     fn = _namespace(code)["evaluate"]
     failures: dict[str, list[str]] = {gid: [] for gid in ENGINE_CELLS}
     for gid in ENGINE_CELLS:
@@ -264,7 +265,7 @@ def _cell_outcomes(code: dict[str, str], seeds=range(4)) -> dict[str, list[str]]
             for seed in seeds:
                 credit, message, _ = run_case(case, fn, np.random.default_rng(seed))
                 if credit < 1.0:
-                    failures[gid].append(message)
+                    failures[gid].append(" ".join(message.split()))
     return failures
 
 
@@ -330,7 +331,7 @@ def test_wrong_structures_are_explained():
         ((vals, {**grads, first_leaf: True}), "got bool"),
     ]:
         ok, message = case.compare(answer, expected, inputs)
-        assert not ok and words in message, (words, message)
+        assert not ok and words in " ".join(message.split()), (words, message)
     assert case.compare(list(expected), expected, inputs) == (True, "")
     ok, message = case.compare((vals, {k: np.float64(v) for k, v in grads.items()}),
                                expected, inputs)

@@ -275,8 +275,8 @@ def test_messages_wrap_at_word_boundaries():
             assert "Hint:" not in line or line.startswith("Hint:"), line
 
 
-def test_tidy_keeps_numbers_and_index_tuples_whole():
-    tidy = CASES_MODULE.tidy
+def test_wrap_keeps_numbers_and_index_tuples_whole():
+    tidy = CASES_MODULE.wrap
     long = ("dL/dz differs from the reference: max abs error 0.73, worst at index (1, 0) "
             "(example 1 of the batch): got -2.1902171, expected -1.4601447 (6 of 24 entries "
             "off; rtol=1e-06, atol=1e-08). Hint: the loss is the MEAN over the batch: divide by B")
