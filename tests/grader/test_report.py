@@ -25,7 +25,7 @@ from autograder.cases import misconceptions
 from autograder.cases.compare import redact_values
 from autograder.cases.tasks import get_spec
 from autograder.engine import runner
-from autograder.outputs import report
+from autograder.outputs import report, similarity
 from autograder.outputs.safe import inert
 from tests import submissions as subs
 
@@ -622,9 +622,9 @@ def test_problems_and_cpu(results):
 
 def test_exactly_the_copied_pairs_are_flagged(course, results):
     spec = get_spec(ASSIGNMENT)
-    prints = report.fingerprints(results, report.starter_code(course, ASSIGNMENT),
+    prints = similarity.fingerprints(results, similarity.starter_code(course, ASSIGNMENT),
                                  frozenset(spec.functions))
-    found = report.similar_pairs(prints)
+    found = similarity.similar_pairs(prints)
     flagged = {frozenset((p["a"], p["b"])) for p in found["pairs"]}
     assert flagged == {frozenset((student_id(a), student_id(b))) for a, b in COPIES.items()}
     assert found["compared"] == 38 * 37 // 2  # the grader error and the empty notebook have no code
@@ -632,8 +632,8 @@ def test_exactly_the_copied_pairs_are_flagged(course, results):
     textbook = {student_id(i) for i in TEXTBOOK}
     assert not any({p["a"], p["b"]} <= textbook for p in found["pairs"])
     for pair in found["pairs"]:
-        assert pair["score"] >= found["threshold"] >= report.MIN_SCORE
-        assert pair["shared"] >= report.MIN_SHARED
+        assert pair["score"] >= found["threshold"] >= similarity.MIN_SCORE
+        assert pair["shared"] >= similarity.MIN_SHARED
         assert max(pair["cells"].values()) > 0.8
 
 
@@ -641,7 +641,7 @@ def test_bad_arguments_name_themselves(course):
     with pytest.raises(TypeError, match="results must be a list"):
         report.class_statistics({"student": "x"})
     with pytest.raises(TypeError, match="prints must be"):
-        report.similar_pairs([])
+        similarity.similar_pairs([])
     with pytest.raises(ValueError, match="name must be"):
         report.write_report(course, "no_such_assignment")
     assert not (course / "grading" / "no_such_assignment").exists()
@@ -652,10 +652,10 @@ def test_normalisation_ignores_names_comments_docstrings_and_layout():
     b = ("def f(p,q):\n    '''Other doc'''\n    # a comment\n    s = (p +\n         q)\n"
          "    return s*2\n")
     keep = frozenset({"f"})
-    assert report.normalised_tokens(a, keep) == report.normalised_tokens(b, keep)
-    assert "f" in report.normalised_tokens(a, frozenset({"f"}))
+    assert similarity.normalised_tokens(a, keep) == similarity.normalised_tokens(b, keep)
+    assert "f" in similarity.normalised_tokens(a, frozenset({"f"}))
     stub = 'def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError("Write this")\n'
-    assert report.normalised_tokens(stub, frozenset({"f"})) == ["def", "f", "(", "v0", ")", ":",
+    assert similarity.normalised_tokens(stub, frozenset({"f"})) == ["def", "f", "(", "v0", ")", ":",
                                                                 "pass"]
 
 
@@ -667,8 +667,8 @@ def test_normalisation_ignores_names_comments_docstrings_and_layout():
     "\ud800 = 1",
 ])
 def test_hostile_code_never_raises(code):
-    tokens = report.normalised_tokens(code)
-    assert len(tokens) <= report.MAX_TOKENS
+    tokens = similarity.normalised_tokens(code)
+    assert len(tokens) <= similarity.MAX_TOKENS
 
 
 def test_really_graded_submissions(tmp_path):
