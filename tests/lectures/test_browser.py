@@ -187,6 +187,8 @@ _ACTIVE_SOURCE_HAS = """(text) => {
   return Boolean(cell) && cell.model.sharedModel.getSource().includes(text);
 }"""
 
+_DIRTY = """() => window.jupyterapp.shell.currentWidget.context.model.dirty"""
+
 _SAVED_STATE = """() => {
   const w = window.jupyterapp.shell.currentWidget;
   return w.context.isReady && !w.context.model.dirty;
@@ -220,10 +222,19 @@ def test_a_learners_session_with_autosave_leaves_the_repository_clean(lab_server
         page.wait_for_function(_ALL_EXECUTED, timeout=60_000, polling=500)
 
         # autosave alone (no save command yet) writes the learner's work into the workspace copy
-        # generous: JupyterLab stretches the interval to 10x the duration of the last save
+        # generous: JupyterLab stretches the interval to 10x the duration of the last save.
+        # JupyterLab marks the notebook clean when a save completes, even when the learner's
+        # last output arrived while that save was in flight (the output is then on screen but
+        # not on disk, and autosave waits for the next change). A learner keeps typing; so does
+        # this test, one keystroke in the new cell whenever the notebook is clean but unsaved.
         deadline = time.monotonic() + 60 * autosave_seconds
         while time.monotonic() < deadline and "learner 42" not in copy.read_text():
             time.sleep(0.5)
+            if not page.evaluate(_DIRTY) and "learner 42" not in copy.read_text():
+                page.evaluate("() => window.jupyterapp.commands.execute('notebook:enter-edit-mode')")
+                page.wait_for_function(_EDITOR_FOCUSED, timeout=30_000, polling=100)
+                page.keyboard.press("End")
+                page.keyboard.type(" ")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "workspace_session.png"))
         last = page.evaluate("""() => {
