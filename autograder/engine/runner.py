@@ -266,7 +266,7 @@ def _grade(course_root, assignment, student, notebook_path, options, uids) -> di
             continue
         prepared[index] = (inputs, expected, everything)
         job = {"id": str(index), "function": case.function, "kind": case.kind,
-               "inputs": inputs, "baseline": case.baseline, "group": case.grade_id,
+               "inputs": inputs, "baseline": case.baseline,
                "hidden": bool(case.hidden), "count_calls": list(case.count_calls)}
         if case.kind == "timing":  # fresh inputs for the untimed warm-up call
             job["warmup_inputs"] = public_inputs(case.inputs_for(np.random.default_rng(

@@ -1,8 +1,9 @@
 """Start a sandbox for one submission and collect one outcome per test case (trusted side).
 
 The sandbox runs the ``inside`` package (``autograder/sandbox/inside/``: a NumPy "zygote" that
-forks a fresh test process per test, see ``inside.zygote`` for the protocol) under bubblewrap
-when ``bwrap`` is installed:
+forks fresh test processes: one answers the visible cases and then the hidden ones, and every
+timed case gets its own; see ``inside.zygote`` for the protocol) under bubblewrap when ``bwrap``
+is installed:
 
 * an unprivileged uid (65534 or a per-worker uid), new user, pid, net, ipc, uts and cgroup
   namespaces (``--unshare-all``), a new session, an empty environment, ``--die-with-parent``;
@@ -520,10 +521,9 @@ def run_cases(setup: list[str], cells: list[str], cases: list[dict], limits: Lim
     cells : the submission's solution cells, in notebook order (untrusted).
     cases : dicts with ``id`` (str), ``function`` (name to call), ``kind`` ("value", "timing"
         or "accuracy"), ``inputs`` (keyword arguments: arrays, numbers, dicts, CallableArg),
-        optionally ``group`` (e.g. the test cell: consecutive cases of one group are answered
-        by one fresh test process, one after another), ``hidden`` (a visible case after a
-        hidden one of its group gets a fresh test process, so hidden inputs never reach a
-        visible answer) and, for timing cases, ``baseline`` (name of a function in
+        optionally ``hidden`` (the cases are sent visible ones first and answered one after
+        another by one fresh test process; a visible case after a hidden one would get a new
+        process, so hidden inputs never reach a visible answer) and, for timing cases, ``baseline`` (name of a function in
         ``testfuncs.py``) and ``warmup_inputs`` (other inputs for an untimed first call that
         warms the caches).
     limits : resource limits.
@@ -564,10 +564,10 @@ def _job(setup, cells, pending, limits) -> dict:
            "cells": [np.frombuffer(str(code).encode("utf-8", "replace"), dtype=np.uint8)
                      for code in cells],
            "max_output": limits.max_output_mb << 20, "max_input": 1 << 30, "cases": []}
-    for case in pending:
+    for case in sorted(pending, key=lambda c: bool(c.get("hidden"))):  # visible cases first
         timeout = _case_timeout(case, limits)
         job["cases"].append({"id": str(case["id"]), "function": str(case["function"]),
-                             "group": case.get("group"), "hidden": bool(case.get("hidden")),
+                             "hidden": bool(case.get("hidden")),
                              "kind": case.get("kind", "value"), "timeout": timeout,
                              "cpu": int(timeout) + 1, "memory_mb": limits.memory_mb,
                              "repeats": limits.timing_repeats,

@@ -213,7 +213,8 @@ def test_each_submission_gets_a_fresh_sandbox_from_the_warm_template():
     assert first["leave"]["status"] == "ok"
     assert inside["tmp"] == ["trace"]  # /tmp is writable and lasts for one submission
     assert after["tmp"] == []  # ... and the next submission gets a new one
-    for seen in (inside, after):  # the daemon was swept; only the zygote (pid 1) and the test
+    for seen in (inside, after):  # the daemon was swept before the next case; only the zygote
+        # (pid 1) and the test process are left
         assert seen["zygote_pid"] == 1 and len(seen["processes"]) == 2
         assert seen["caps"] == [0, 0, 0, 0, 0]  # inheritable .. ambient: no capabilities
         assert seen["new_user_namespace"] == -1 and seen["new_mount_namespace"] == -1

@@ -98,7 +98,7 @@ def _timing_case():
 
 
 @pytest.mark.parametrize("use_bwrap, warm", KINDS)
-def test_a_test_process_holds_no_other_case_inputs_nor_the_baseline(use_bwrap, warm):
+def test_a_test_process_holds_no_hidden_or_timed_inputs_nor_the_baseline(use_bwrap, warm):
     timing, variant = _timing_case()
     timed = timing.inputs_for(np.random.default_rng(5), variant)
     before, after, control = _marked(1), _marked(2), _marked(3)
@@ -109,12 +109,12 @@ def test_a_test_process_holds_no_other_case_inputs_nor_the_baseline(use_bwrap, w
         {"id": "timed", "function": "backprop", "kind": "timing", "baseline": timing.baseline,
          "inputs": timed,
          "warmup_inputs": timing.inputs_for(np.random.default_rng(6), variant)},
-        {"id": "before", "function": "other", "kind": "value", "group": "a",
+        {"id": "before", "function": "other", "kind": "value",
          "hidden": True, "inputs": {"x": before}},
-        {"id": "probe", "function": "probe", "kind": "value", "group": "b",
+        {"id": "probe", "function": "probe", "kind": "value",
          "inputs": {"negated": [-before, -after, -timed["X"][0, :8].copy(), -control],
                     "reversed_text": [baseline_line[::-1], text_control[::-1]]}},
-        {"id": "after", "function": "other", "kind": "value", "group": "c", "hidden": True,
+        {"id": "after", "function": "other", "kind": "value", "hidden": True,
          "inputs": {"x": after}},
     ]
     out = sandbox.run_cases([runner.SETUP], [MEMORY_PROBE], cases,
@@ -142,14 +142,41 @@ def echo(x):
 @pytest.mark.parametrize("use_bwrap, warm", KINDS)
 def test_hidden_inputs_never_reach_a_visible_answer(use_bwrap, warm):
     hidden, visible = _marked(7, 5), _marked(8, 5)
-    cases = [{"id": "h", "function": "echo", "kind": "value", "group": "t", "hidden": True,
+    cases = [{"id": "h", "function": "echo", "kind": "value", "hidden": True,
               "inputs": {"x": hidden}},
-             {"id": "v", "function": "echo", "kind": "value", "group": "t", "hidden": False,
+             {"id": "v", "function": "echo", "kind": "value", "hidden": False,
               "inputs": {"x": visible}}]
     out = sandbox.run_cases([runner.SETUP], [ECHO], cases, _limits(use_bwrap, warm))
     assert out["h"]["status"] == out["v"]["status"] == "ok"
     assert not np.isin(hidden, out["v"]["value"]).any(), "the hidden inputs were echoed"
     assert np.isin(visible, out["v"]["value"]).all()
+
+
+FORKS = '''
+import os
+def forks(x):
+    """The copy that fork() makes comes back from this call too, with another answer."""
+    pid = os.fork()
+    return x * (2.0 if pid == 0 else 1.0)
+def echo(x):
+    return x + 0.0
+'''
+
+
+@pytest.mark.parametrize("use_bwrap, warm", KINDS)
+def test_a_forked_copy_never_answers_in_the_childs_place(use_bwrap, warm):
+    """The visible cases share one test process: a copy forked by one function must not answer
+    (or read) the calls of the cases after it."""
+    xs = {name: _marked(seed, 5) for seed, name in enumerate(("f", "a", "b", "h"), start=20)}
+    cases = [{"id": "f", "function": "forks", "kind": "value", "inputs": {"x": xs["f"]}},
+             {"id": "a", "function": "echo", "kind": "value", "inputs": {"x": xs["a"]}},
+             {"id": "b", "function": "echo", "kind": "value", "inputs": {"x": xs["b"]}},
+             {"id": "h", "function": "echo", "kind": "value", "hidden": True,
+              "inputs": {"x": xs["h"]}}]
+    out = sandbox.run_cases([runner.SETUP], [FORKS], cases, _limits(use_bwrap, warm))
+    for name, x in xs.items():
+        assert out[name]["status"] == "ok", (name, out[name]["message"])
+        assert np.array_equal(out[name]["value"], x), name
 
 
 # --------------------------------------------------------------------------- timing

@@ -3,19 +3,25 @@
 Protocol (one zygote = one submission; every message is a :func:`wire.frame`)
 -----------------------------------------------------------------------------
 parent -> zygote, first: the *job*, ``{"setup": [code], "cells": [uint8 array of UTF-8
-code], "max_output": bytes, "max_input": bytes, "cases": [{"id", "function", "group",
-"hidden", "kind", "timeout", "cpu", "memory_mb", "repeats", "warmup"}]}``. The job holds no
-inputs and no grader source: cells travel as byte arrays (outside the JSON skeleton's cap).
+code], "max_output": bytes, "max_input": bytes, "cases": [{"id", "function", "hidden",
+"kind", "timeout", "cpu", "memory_mb", "repeats", "warmup"}]}``. The job holds no inputs and no
+grader source: cells travel as byte arrays (outside the JSON skeleton's cap).
 
-The zygote (NumPy already imported, never running student code) compiles the cells and forks a
-fresh test process ("child") per test: consecutive cases of one ``group`` (a test cell) share a
-child, except that a visible case after a hidden one gets a new child, and a timing case always
-gets its own. A child executes the setup and the cells (a *baseline* child only the setup),
-signals "ready", then answers calls one at a time. For each call the zygote asks the parent
-``{"need": case id, "call": "warmup" | "main", "for": "cells" | "baseline"}``; the parent
-answers with one frame, the encoded call, which the zygote reads into one buffer, writes to the
-child and wipes, without decoding it. So the zygote never holds a case's inputs or the grader's
-source, a child holds only the calls of its own cases, and each arrives after "ready".
+The zygote (NumPy already imported, never running student code) compiles the cells and forks
+fresh test processes ("children"): consecutive cases share a child, except that a visible case
+after a hidden one gets a new child (so hidden inputs never reach a visible answer) and a
+timing case always gets its own. The parent sends the visible cases first, so one child answers
+the visible cases and then the hidden ones. Between two cases of a child the zygote kills
+every other process (what the first case left running). A case that times out,
+crashes or answers too much stops its child; the cases after it get a fresh one. A child
+executes the setup and the cells (a *baseline* child only the setup), signals "ready", then
+answers calls one at a time. For each call the zygote asks the parent ``{"need": case id,
+"call": "warmup" | "main", "for": "cells" | "baseline"}``; the parent answers with one frame,
+the encoded call, which the zygote reads into one buffer, writes to the child and wipes,
+without decoding it. So the zygote never holds a case's inputs or the grader's source, a child
+holds only the calls of the cases it answers, and each arrives after "ready". (A fork costs
+about 3 ms of CPU with NumPy loaded: one child per test cell made the children most of a
+submission's grading time.)
 
 A call (decoded only by the child) is ``{"function", "baseline", "testfuncs", "inputs",
 "return_inputs", "count_calls"}``: ``testfuncs`` is the source of ``autograder/cases/testfuncs.py`` (for a
@@ -129,12 +135,16 @@ def _child(setup, cells, which, limits, ready_w, inputs_r):
             errors.append(f"{type(exc).__name__}: {exc}")
         sys.stdout = sys.stderr = quiet
     del setup, cells
+    me = os.getpid()
     write_all(ready_w, b"R")
     while True:
         buffer = read_frame_into(inputs_r, 1 << 31)
         if buffer is None:
             os._exit(0)
+        _reap()  # what the last case forked, killed by the zygote since
         value = _answer(buffer, which, namespace, errors)
+        if os.getpid() != me:  # a copy that the student's code forked came back here: it
+            os._exit(0)        # never answers (nor reads the next call) in the child's place
         wipe(buffer)
         del buffer
         try:
@@ -254,8 +264,31 @@ def _sweep(own_pid: int) -> None:
                               if p.isdigit() and int(p) not in (1, own_pid)])
 
 
-def _kill_until_gone(find) -> None:
-    """SIGKILL and reap the processes ``find()`` lists, up to 20 rounds, until it lists none."""
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie (a killed process its parent has not reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _sweep_strays(child: int, sweep: bool) -> None:
+    """Kill every process but this one and the test process ``child`` (what a case left
+    behind), so that the next case of ``child`` starts without them. Nothing is reaped here
+    (that could reap ``child``): the killed processes are zombies until the test process or the
+    end of ``child`` reaps them, and zombies are not listed."""
+    def strays():
+        found = ([int(p) for p in os.listdir("/proc") if p.isdigit()] if sweep
+                 else _descendants(os.getpid()))
+        return [p for p in found if p not in (1, os.getpid(), child) and _alive(p)]
+
+    _kill_until_gone(strays, reap=False)
+
+
+def _kill_until_gone(find, reap: bool = True) -> None:
+    """SIGKILL (and ``reap``) the processes ``find()`` lists, up to 20 rounds, until it lists
+    none."""
     for _ in range(20):
         others = find()
         if not others:
@@ -265,7 +298,8 @@ def _kill_until_gone(find) -> None:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        _reap()
+        if reap:
+            _reap()
         time.sleep(0.001)
 
 
@@ -397,7 +431,7 @@ def run_job(data: bytearray, sweep: bool, filter_problem: str = "") -> int:
     import gc
 
     gc.freeze()  # children never scan (and so never copy) the zygote's objects
-    pending = zygote.cases
+    pending = zygote.cases  # the parent sends the visible cases first
     while pending:
         case = pending[0]
         if case["kind"] == "timing":
@@ -407,13 +441,11 @@ def run_job(data: bytearray, sweep: bool, filter_problem: str = "") -> int:
             zygote.say({"result": case["id"], **report}, value)
             pending.pop(0)
             continue
-        group = 1
-        while (group < len(pending) and case.get("group") is not None
-               and pending[group].get("group") == case["group"]
-               and pending[group]["kind"] != "timing"
-               and not (pending[group - 1].get("hidden") and not pending[group].get("hidden"))):
-            group += 1
-        done = _run_child(zygote, "cells", pending[:group], report=True)
+        shared = 1
+        while (shared < len(pending) and pending[shared]["kind"] != "timing"
+               and not (pending[shared - 1].get("hidden") and not pending[shared].get("hidden"))):
+            shared += 1
+        done = _run_child(zygote, "cells", pending[:shared], report=True)
         del pending[:done]
     times = os.times()  # this sandbox's CPU, children included, for the grader's statistics
     zygote.say({"stats": {"cpu": times.user + times.system + times.children_user
@@ -480,6 +512,8 @@ def _run_child(zygote: _Zygote, which: str, cases: list, report: bool = False) -
                 cpu_end = _process_cpu(pid)
                 result["helpers"] = len(_descendants(os.getpid()) - {pid})
             done += 1
+            if case is not cases[-1]:  # the next case meets no process that this one left
+                _sweep_strays(pid, zygote.sweep)
             failed, start = None, time.monotonic()
             if report:
                 zygote.say({"result": case["id"], **result}, payload)
