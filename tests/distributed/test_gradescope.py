@@ -344,7 +344,7 @@ def test_wheelhouse_makes_an_offline_package(tmp_path):
     assert b"--no-index" in files["setup.sh"]
 
 
-# ----------------------------------------------------------------------------- MNIST without mlxtend
+# --------------------------------------------------------------------------- MNIST, no mlxtend
 def _no_mlxtend(folder: Path) -> Path:
     """A folder that, put first on PYTHONPATH, makes ``import mlxtend`` fail (as on Gradescope,
     where the bundled wheels do not include mlxtend)."""

@@ -83,7 +83,8 @@ def instructor_course():
         pytest.skip("switching to another uid needs root")  # the CI runs as root
     cmd, options = _instructor_command([sys.executable, "-c", "import nbgrader"])
     started = subprocess.run(cmd, capture_output=True, text=True, **options)
-    assert started.returncode == 0, f"the instructor's uid cannot run the checkout: {started.stderr}"
+    assert started.returncode == 0, \
+        f"the instructor's uid cannot run the checkout: {started.stderr}"
     base = Path(tempfile.mkdtemp(prefix="fnn-both-paths-"))
     os.chmod(base, 0o755)  # the instructor must reach the course (pytest's tmp is mode 700)
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -104,17 +105,23 @@ def validate(nb) -> tuple[dict[str, bool], str]:
     validate`` does; returns ``({test grade_id: passed}, everything printed)``."""
     from IPython.core.interactiveshell import InteractiveShell
 
+    saved_main = sys.modules.get("__main__")
     shell = InteractiveShell.instance()
     shell.reset(new_session=True)
     passed, out = {}, io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        for cell in nb.cells:
-            if cell.cell_type != "code":
-                continue
-            result = shell.run_cell(cell.source, store_history=True)
-            gid = subs.grade_id(cell)
-            if gid and gid.startswith("test_"):
-                passed[gid] = result.success
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            for cell in nb.cells:
+                if cell.cell_type != "code":
+                    continue
+                result = shell.run_cell(cell.source, store_history=True)
+                gid = subs.grade_id(cell)
+                if gid and gid.startswith("test_"):
+                    passed[gid] = result.success
+    finally:
+        # the shell made its own module __main__; later tests need pytest's back (the start-up
+        # of Dask's workers reads __main__.__spec__)
+        sys.modules["__main__"] = saved_main
     return passed, out.getvalue()
 
 
