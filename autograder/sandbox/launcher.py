@@ -75,8 +75,8 @@ What it cannot stop
 -------------------
 Kernel exploits through the calls that remain allowed (the kernel is shared); side channels
 between sandboxes running at the same time (CPU, caches, memory bandwidth, ``/proc/loadavg``
-and other machine-wide ``/proc`` figures); code reading its own process (its own case's inputs,
-the student's other functions); on an architecture other than x86_64 and aarch64, the
+and other machine-wide ``/proc`` figures); code reading its own process (the inputs of the cases
+it answered so far, the student's other functions); on an architecture other than x86_64 and aarch64, the
 system-call filter (a warning says it is missing); without the warm template,
 ``/proc/1/cmdline`` shows the host paths of the bound folders; a child process that does
 less than one clock tick (10 ms) of a timed call's work and is reaped within it is counted
