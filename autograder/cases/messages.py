@@ -8,7 +8,7 @@ Every assignment's cases use the same three pieces:
   report finds it);
 - :func:`explain_error` adds a hint to an exception raised inside the student's function: a
   matrix product with a transposed factor, a 1-D bias stacked next to a matrix, a sum that
-  dropped its axis, shapes that do not broadcast;
+  dropped its axis, shapes that do not broadcast, a reshape or an index that does not fit;
 - :class:`HintedCase` is a :class:`~autograder.cases.spec.Case` that wraps every message of its
   comparison and explains raised errors (the grader and the in-notebook checks call its
   ``explain_error``).
@@ -103,6 +103,11 @@ _BROADCAST = re.compile(r"operands could not be broadcast together with (?:remap
                         r"((?:\[?\([\d,]*\)\]? ?(?:->\s*\S+ ?)?)+)")
 _BROADCAST_ANY = re.compile(r"operands could not be broadcast together")
 _SHAPE = re.compile(r"\(([\d,]*)\)")
+_RESHAPE = re.compile(r"cannot reshape array of size (\d+) into shape (\([^)]*\))")
+_TOO_MANY_INDICES = re.compile(r"too many indices for array: array is (\d+)-dimensional, but "
+                               r"(\d+) were indexed")
+_OUT_OF_BOUNDS = re.compile(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)")
+_NOT_ENOUGH_DIMS = re.compile(r"matmul: Input operand \d does not have enough dimensions")
 
 
 def input_shapes(inputs) -> str:
@@ -143,8 +148,9 @@ def explain_error(message: str, inputs: dict) -> str:
     -------
     str : ``message`` plus a line ``Hint: ...`` for a mismatched matrix product (``@``,
         ``np.matmul``, ``np.dot``), a 1-D array stacked next to a 2-D one, arrays of different
-        sizes joined, a sum or max that dropped its axis, or shapes that do not broadcast;
-        else ``message`` unchanged.
+        sizes joined, a sum or max that dropped its axis, shapes that do not broadcast, a
+        number in a matrix product, a reshape to the wrong size, more indices than axes or an
+        index past the end of an axis; else ``message`` unchanged.
     """
     if type(message) is not str:
         raise TypeError(f"message must be a str, got {type(message).__name__}")
@@ -179,6 +185,22 @@ def explain_error(message: str, inputs: dict) -> str:
         else:
             hint = ("NumPy lines up shapes from the right, and each pair of sizes must be equal "
                     f"or 1: write down the shape of every array in that line.{given}")
+    elif _NOT_ENOUGH_DIMS.search(message):
+        hint = ("@ multiplies arrays with at least one axis; one factor here is a number (a 0-d "
+                f"array): scale by a number with *, not @.{given}")
+    elif found := _RESHAPE.search(message):
+        hint = (f"a reshape keeps every entry: {found.group(1)} entries cannot take the shape "
+                f"{found.group(2)}; reshape to the shape the formula needs, and let -1 stand for "
+                f"one size NumPy works out, e.g. b.reshape(-1, 1).{given}")
+    elif found := _TOO_MANY_INDICES.search(message):
+        axes = "1 axis" if found.group(1) == "1" else f"{found.group(1)} axes"
+        hint = (f"the array has {axes} and you index {found.group(2)}: a "
+                "bias b of shape (n_out,) is 1-D (b[i], not b[:, i]); print .shape of each "
+                f"array you index.{given}")
+    elif found := _OUT_OF_BOUNDS.search(message):
+        hint = (f"axis {found.group(2)} has {found.group(3)} entries (indices 0 to "
+                f"{int(found.group(3)) - 1}): a loop bound or an index taken from another "
+                f"array's shape; a batch has one example per row (axis 0).{given}")
     else:
         return message
     return f"{message}\nHint: {hint}"

@@ -86,6 +86,14 @@ def test_wrap_rejects_what_is_not_a_string():
      "NumPy lines up shapes from the right"),
     ("raised ValueError: operands could not be broadcast together with remapped shapes "
      "[original->remapped]: (7,3)->(7,3) (2,5)->(2,5)", "NumPy lines up shapes from the right"),
+    ("raised ValueError: matmul: Input operand 0 does not have enough dimensions (has 0, gufunc "
+     "core with signature (n?,k),(k,m?)->(n?,m?) requires 1)", "scale by a number with *, not @"),
+    ("raised ValueError: cannot reshape array of size 12 into shape (5,)",
+     "12 entries cannot take the shape (5,)"),
+    ("raised IndexError: too many indices for array: array is 1-dimensional, but 2 were indexed",
+     "the array has 1 axis and you index 2"),
+    ("raised IndexError: index 5 is out of bounds for axis 1 with size 5",
+     "axis 1 has 5 entries (indices 0 to 4)"),
 ])
 def test_each_shape_error_gets_its_hint(message, expected):
     out = explain_error(message, {"X": np.zeros((7, 6))})
@@ -100,6 +108,20 @@ def test_the_inputs_named_are_public_and_include_parameter_dicts():
     shapes = messages.input_shapes(inputs)
     assert shapes == "X (5, 4), params['W1'] (3, 4), params['b1'] (3,)"
     assert messages.input_shapes(None) == "" and messages.input_shapes({3: np.zeros(2)}) == ""
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda x, W, b: 2.0 * x @ W.T + b[:, 0],                      # b is 1-D
+    lambda x, W, b: x @ W.T + b.reshape(x.shape[0], -1),          # b reshaped to the batch
+    lambda x, W, b: np.stack([x[i] @ W.T for i in range(x.shape[0] + 1)]) + b,  # one too far
+    lambda x, W, b: x @ W.T + float(b.sum()) @ np.ones_like(b),   # a number in @
+])
+def test_the_index_and_reshape_mistakes_of_a_layer_get_a_hint(wrong):
+    """Each wrong affine_forward raises from NumPy; the in-notebook check explains it."""
+    message = _flat(_failure("forward_pass", "affine_forward", wrong))
+    assert "Hint: " in message, message
+    assert ("has 1 axis and you index 2" in message or "a reshape keeps every entry" in message
+            or "has 7 entries (indices 0 to 6)" in message or "scale by a number with *" in message)
 
 
 def test_other_errors_are_left_alone():
