@@ -19,8 +19,11 @@ Notebook helpers never modify their argument: each returns a new notebook.
 from __future__ import annotations
 
 import copy
+import csv
 import datetime as _dt
+import json
 import os
+import warnings
 import shutil
 import subprocess
 import sys
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 import nbformat
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 """Repository root (the instructor's nbgrader course root)."""
@@ -90,6 +94,61 @@ def run_nbgrader(course_root: Path, *args: str, timeout: float = 600) -> subproc
         raise RuntimeError(f"nbgrader {' '.join(args)} failed ({proc.returncode}):\n"
                            f"{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def grader_env() -> dict:
+    """The environment for running ``fnn-grade``: this one without ``FNN_*`` settings, with
+    the environment's ``bin`` first on PATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FNN_")}
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def grade_both_ways(course_root: Path, assignment: str) -> dict:
+    """Grade every submission of ``assignment`` with ``fnn-grade grade --jobs 2``, then with
+    ``nbgrader autograde`` (and ``nbgrader export``).
+
+    Returns ``{"fnn": {student: stored result}, "nbgrader": {student: (score, max_score)}}``.
+    """
+    root = Path(course_root)
+    grade = subprocess.run([sys.executable, "-m", "autograder", "--course-root", str(root),
+                            "grade", assignment, "--jobs", "2"], capture_output=True, text=True,
+                           timeout=600, env=grader_env(), cwd=root)
+    if grade.returncode != 0:
+        raise RuntimeError(f"fnn-grade grade {assignment} failed:\n{grade.stderr[-3000:]}")
+    fnn = {p.stem: json.loads(p.read_text())
+           for p in (root / "grading" / assignment).glob("*.json")}
+    run_nbgrader(root, "autograde", assignment, "--force")
+    run_nbgrader(root, "export", "--to", "grades.csv")
+    with open(root / "grades.csv", newline="") as handle:
+        rows = [r for r in csv.DictReader(handle)
+                if r["assignment"] == assignment and r["timestamp"]]
+    nbgrader = {r["student_id"]: (float(r["score"]), float(r["max_score"])) for r in rows}
+    return {"fnn": fnn, "nbgrader": nbgrader}
+
+
+# --------------------------------------------------------------------------- in-process checks
+def solution_namespace(assignment: str, code: Mapping[str, str] | None = None) -> dict:
+    """The source notebook's solution cells (or ``code``, ``{grade_id: source}``) run in one
+    namespace, as a kernel would run them."""
+    namespace = {"np": np}
+    for gid, source in (code if code is not None else solution_code(assignment)).items():
+        exec(compile(source, f"<{assignment}: {gid}>", "exec"), namespace)
+    return namespace
+
+
+def check_failure(assignment: str, function: str, fn, **kwargs) -> str:
+    """The message of the in-notebook check ``check(assignment, function, fn, ...)``, which
+    must fail (NumPy warnings of wrong answers that overflow on purpose are silenced)."""
+    from autograder.checks import check
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            check(assignment, function, fn, **kwargs)
+        except AssertionError as failed:
+            return str(failed)
+    raise AssertionError(f"check({assignment!r}, {function!r}) passed a wrong answer")
 
 
 # --------------------------------------------------------------------------- notebooks

@@ -287,6 +287,12 @@ def _ref_bce(y_hat, y):
     return losses.binary_cross_entropy(y_hat, y)[0]
 
 
+def _bce_clipped_at(y_hat, y, eps):
+    """The BCE with y_hat clipped to [eps, 1 - eps] (another eps: a typical mistake)."""
+    p = np.clip(y_hat, eps, 1 - eps)
+    return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+
 def _cmp_bce(actual, expected, inputs):
     y_hat, y = inputs["y_hat"], inputs["y"]
     B = y_hat.shape[0]
@@ -297,12 +303,9 @@ def _cmp_bce(actual, expected, inputs):
          "sign: -log p is positive; the loss is -(y log p + (1 - y) log(1 - p))"),
         (lambda: -np.mean(y * np.log(p)),
          "missing the (1 - y) log(1 - y_hat) term: examples with y = 0 count too"),
-        (lambda: -np.mean(y * np.log(np.clip(y_hat, 1e-15, 1 - 1e-15))
-                          + (1 - y) * np.log(1 - np.clip(y_hat, 1e-15, 1 - 1e-15))),
-         "clip with eps = np.finfo(np.float64).eps (about 2.2e-16), as stated"),
-        (lambda: -np.mean(y * np.log(np.clip(y_hat, 1e-12, 1 - 1e-12))
-                          + (1 - y) * np.log(1 - np.clip(y_hat, 1e-12, 1 - 1e-12))),
-         "clip with eps = np.finfo(np.float64).eps (about 2.2e-16), as stated"),
+        *((lambda eps=eps: _bce_clipped_at(y_hat, y, eps),
+           "clip with eps = np.finfo(np.float64).eps (about 2.2e-16), as stated")
+          for eps in (1e-15, 1e-12)),
     ])
 
 

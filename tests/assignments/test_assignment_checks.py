@@ -23,33 +23,19 @@ NARROW = "bob"
 vectorized baseline, so that a loop over the examples is many times slower."""
 
 
-def _solutions(assignment):
-    """The source notebook's solution functions, defined in one namespace like a kernel would."""
-    namespace = {"np": np}
-    for code in subs.solution_code(assignment).values():
-        exec(compile(code, f"<{assignment}>", "exec"), namespace)
-    return namespace
-
-
 @pytest.fixture(scope="module")
 def fp():
-    return _solutions("forward_pass")
+    return subs.solution_namespace("forward_pass")
 
 
 @pytest.fixture(scope="module")
 def sb():
-    return _solutions("softmax_backward")
+    return subs.solution_namespace("softmax_backward")
 
 
 @pytest.fixture(scope="module")
 def bp():
-    return _solutions("backprop")
-
-
-def _failure(assignment, function, fn, **kwargs) -> str:
-    with pytest.raises(AssertionError) as info:
-        check(assignment, function, fn, **kwargs)
-    return str(info.value)
+    return subs.solution_namespace("backprop")
 
 
 def _flat(message: str) -> str:
@@ -62,7 +48,7 @@ def _flat(message: str) -> str:
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_reference_solutions_pass_every_case_for_several_seeds(assignment, capsys):
     spec = get_spec(assignment)
-    namespace = _solutions(assignment)
+    namespace = subs.solution_namespace(assignment)
     mine = spec.variant_of("instructor-demo") if spec.variant_of is not None else None
     for case in spec.cases:
         seeds = [0] if case.kind != "value" else [0, 1, 2]
@@ -85,7 +71,7 @@ def test_transposed_gradient_is_named(bp):
         grads = bp["backprop"](X, Y, params, activations, loss)
         grads["W1"] = grads["W1"].T.copy()
         return grads
-    msg = _failure("backprop", "backprop", backprop)
+    msg = subs.check_failure("backprop", "backprop", backprop)
     assert "grads['W1'] has shape (6, 5), expected (5, 6)\nHint: transposed?" in msg
 
 
@@ -94,16 +80,16 @@ def test_bias_gradient_that_kept_the_batch_axis(bp):
         grads = bp["backprop"](X, Y, params, activations, loss)
         grads["b3"] = np.tile(grads["b3"], (X.shape[0], 1)) / X.shape[0]
         return grads
-    msg = _flat(_failure("backprop", "backprop", backprop))
+    msg = _flat(subs.check_failure("backprop", "backprop", backprop))
     assert "grads['b3'] has shape (7, 3), expected (3,) Hint: it kept the batch axis" in msg
 
 
 def test_output_that_lost_the_batch_axis(fp):
-    msg = _flat(_failure("forward_pass", "network_forward", lambda X, params: np.mean(fp["network_forward"](X, params), keepdims=True)[0, ...]))
+    msg = _flat(subs.check_failure("forward_pass", "network_forward", lambda X, params: np.mean(fp["network_forward"](X, params), keepdims=True)[0, ...]))
     assert "y_hat has shape (), expected (7,) Hint: it lost the batch axis" in msg
-    msg = _flat(_failure("forward_pass", "network_forward", lambda X, params: fp["network_forward"](X, params)[:, None]))
+    msg = _flat(subs.check_failure("forward_pass", "network_forward", lambda X, params: fp["network_forward"](X, params)[:, None]))
     assert "y_hat has shape (7, 1), expected (7,) Hint: an extra or missing axis of length 1" in msg
-    msg = _flat(_failure("forward_pass", "affine_forward", lambda x, W, b: (x @ W.T + b)[0]))
+    msg = _flat(subs.check_failure("forward_pass", "affine_forward", lambda x, W, b: (x @ W.T + b)[0]))
     assert "z has shape (3,), expected (7, 3) Hint: it lost the batch axis" in msg
 
 
@@ -111,7 +97,7 @@ def test_gradient_mean_without_division_by_B(bp):
     def backprop(X, Y, params, activations, loss):
         grads = bp["backprop"](X, Y, params, activations, loss)
         return {k: v * X.shape[0] for k, v in grads.items()}
-    msg = _failure("backprop", "backprop", backprop)
+    msg = subs.check_failure("backprop", "backprop", backprop)
     assert "Hint: the cost is the MEAN over the batch: divide by B" in msg
 
 
@@ -119,7 +105,7 @@ def test_softmax_without_the_max_shift_gives_nan_and_the_fix(sb):
     def softmax(z):
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
-    msg = _failure("softmax_backward", "softmax", softmax)
+    msg = subs.check_failure("softmax_backward", "softmax", softmax)
     assert "softmax(z) contains NaN" in msg
     assert "output contains NaN/inf for logits of 1000: subtract the max" in msg
     assert "1 of 2 tests failed" in msg  # the ordinary logits still pass
@@ -130,7 +116,7 @@ def test_unstable_sigmoid_is_caught_and_its_warnings_are_not_failures():
         return np.exp(z) / (1.0 + np.exp(z))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a warning escaping the check would raise here
-        msg = _failure("forward_pass", "sigmoid", sigmoid)
+        msg = subs.check_failure("forward_pass", "sigmoid", sigmoid)
     assert "sigmoid(z) contains NaN" in msg and "|z| ~ 1000" in msg
     assert "RuntimeWarning" in msg  # reported, not raised
 
@@ -148,7 +134,7 @@ def test_in_place_modification_of_the_input():
     def relu(z):
         z[z < 0] = 0.0
         return z
-    msg = _failure("forward_pass", "relu", relu)
+    msg = subs.check_failure("forward_pass", "relu", relu)
     assert "your function changed its input z in place" in msg
 
 
@@ -157,20 +143,20 @@ def test_sgd_step_that_updates_params_in_place(bp):
         for key in params:
             params[key] -= lr * grads[key]
         return params
-    msg = _failure("backprop", "sgd_step", sgd_step)
+    msg = subs.check_failure("backprop", "sgd_step", sgd_step)
     assert "changed its input params['W1']" in msg
 
     def pops(params, grads, lr):
         new = bp["sgd_step"](params, grads, lr)
         params.pop("b2")
         return new
-    assert "changed its input params['b2']" in _failure("backprop", "sgd_step", pops)
+    assert "changed its input params['b2']" in subs.check_failure("backprop", "sgd_step", pops)
 
 
 def test_wrong_dtypes_are_named():
-    msg = _failure("forward_pass", "relu", lambda z: np.maximum(z, 0).astype(np.int64))
+    msg = subs.check_failure("forward_pass", "relu", lambda z: np.maximum(z, 0).astype(np.int64))
     assert "expected dtype float64, got int64" in msg
-    msg = _flat(_failure("forward_pass", "predict", lambda y_hat, threshold=0.5: y_hat >= threshold))
+    msg = _flat(subs.check_failure("forward_pass", "predict", lambda y_hat, threshold=0.5: y_hat >= threshold))
     assert "expected dtype int64, got bool Hint: convert with .astype(np.int64)" in msg
 
 
@@ -179,7 +165,7 @@ def test_worst_offending_index_and_max_error_are_reported(fp):
         z = x @ W.T + b
         z[4, 2] += 0.5
         return z
-    msg = _flat(_failure("forward_pass", "affine_forward", affine_forward))
+    msg = _flat(subs.check_failure("forward_pass", "affine_forward", affine_forward))
     assert re.search(r"max abs error 0\.5, worst at index \(4, 2\) \(example 4 of the batch\)", msg)
     assert "1 of 21 entries off" in msg
     assert re.search(r"got -?\d[\d.e+-]*, expected -?\d", msg)  # visible: both values shown
@@ -187,14 +173,14 @@ def test_worst_offending_index_and_max_error_are_reported(fp):
         z = x @ W.T + b
         z[-1, -1] += 0.5
         return z
-    hidden = _failure("forward_pass", "affine_forward", off_at_the_end, hidden=True, seed=5)
+    hidden = subs.check_failure("forward_pass", "affine_forward", off_at_the_end, hidden=True, seed=5)
     assert "expected value hidden" in hidden and not re.search(r"expected -?\d", hidden)
 
 
 def test_forgotten_bias_and_augmented_bias_column_hints():
-    msg = _failure("forward_pass", "affine_forward", lambda x, W, b: x @ W.T)
+    msg = subs.check_failure("forward_pass", "affine_forward", lambda x, W, b: x @ W.T)
     assert "Hint: did you forget to add the bias b?" in msg
-    msg = _failure("forward_pass", "affine_forward_augmented",
+    msg = subs.check_failure("forward_pass", "affine_forward_augmented",
                    lambda x, W_tilde: x @ W_tilde[:, :-1].T + W_tilde[:, -1])
     assert "the bias is the FIRST column of W_tilde" in msg
 
@@ -207,23 +193,23 @@ def test_untrusted_objects_are_never_compared_with_eq():
         def __eq__(self, other):
             return True
         shape, dtype = (7, 5), np.float64
-    msg = _flat(_failure("forward_pass", "relu", lambda z: Liar()))
+    msg = _flat(subs.check_failure("forward_pass", "relu", lambda z: Liar()))
     assert "relu(z) should be a numpy ndarray, got" in msg and "Liar" in msg
-    msg = _failure("forward_pass", "relu", lambda z: np.zeros_like(z).view(AlwaysEqual))
+    msg = subs.check_failure("forward_pass", "relu", lambda z: np.zeros_like(z).view(AlwaysEqual))
     assert "AlwaysEqual" in msg
-    msg = _flat(_failure("forward_pass", "relu", lambda z: np.maximum(z, 0).tolist()))
+    msg = _flat(subs.check_failure("forward_pass", "relu", lambda z: np.maximum(z, 0).tolist()))
     assert "got list Hint: convert it with np.asarray(...)" in msg
-    msg = _flat(_failure("forward_pass", "count_parameters", lambda N, K, J: float((N + 1) * K + (K + 1) * J + J + 1)))
+    msg = _flat(subs.check_failure("forward_pass", "count_parameters", lambda N, K, J: float((N + 1) * K + (K + 1) * J + J + 1)))
     assert "should be an int, got float: wrap it in int(...)" in msg
-    msg = _failure("forward_pass", "count_parameters", lambda N, K, J: N * K + K * J + J)
+    msg = subs.check_failure("forward_pass", "count_parameters", lambda N, K, J: N * K + K * J + J)
     assert "did you forget the biases" in msg
 
 
 def test_exceptions_and_missing_implementations_are_reported():
     def relu(z):
         raise NotImplementedError("write me")
-    assert "relu is not implemented yet" in _failure("forward_pass", "relu", relu)
-    msg = _failure("forward_pass", "affine_forward", lambda x, W, b: x @ W + b)
+    assert "relu is not implemented yet" in subs.check_failure("forward_pass", "relu", relu)
+    msg = subs.check_failure("forward_pass", "affine_forward", lambda x, W, b: x @ W + b)
     assert "raised ValueError" in msg and "matmul" in msg
 
 
@@ -235,7 +221,7 @@ def test_numerical_gradient_mistakes(sb):
             step[i] += h
             grad[i] = (f(step) - f(x)) / h
         return grad
-    assert "one-sided difference" in _failure("softmax_backward", "numerical_gradient", one_sided)
+    assert "one-sided difference" in subs.check_failure("softmax_backward", "numerical_gradient", one_sided)
 
     def restores_inexactly(f, x, h=1e-5):
         grad = np.zeros_like(x)
@@ -247,7 +233,7 @@ def test_numerical_gradient_mistakes(sb):
             x[i] += h  # x + h - 2h + h is not always x again
             grad[i] = (up - down) / (2 * h)
         return grad
-    msg = _failure("softmax_backward", "numerical_gradient", restores_inexactly)
+    msg = subs.check_failure("softmax_backward", "numerical_gradient", restores_inexactly)
     assert "changed its input x in place" in msg
 
 
@@ -261,9 +247,9 @@ def test_hidden_cases_use_fresh_seeds_so_hard_coded_answers_fail(fp):
     def hard_coded(x, W, b):
         return answer.copy()
     assert check("forward_pass", "affine_forward", hard_coded) is None
-    msg = _failure("forward_pass", "affine_forward", hard_coded, hidden=True)
+    msg = subs.check_failure("forward_pass", "affine_forward", hard_coded, hidden=True)
     assert "seed" in msg and ("has shape" in msg or "differs" in msg)
-    seeds = {re.search(r"seed (\d+)", _failure("forward_pass", "relu", lambda z: z, hidden=True)).group(1)
+    seeds = {re.search(r"seed (\d+)", subs.check_failure("forward_pass", "relu", lambda z: z, hidden=True)).group(1)
              for _ in range(3)}
     assert len(seeds) == 3
 
@@ -276,7 +262,7 @@ def test_python_loop_over_examples_loses_the_vectorization_points(bp):
                 total[k] += g
         return {k: v / X.shape[0] for k, v in total.items()}
     assert check("backprop", "backprop", loop) is None  # the values are right
-    msg = _failure("backprop", "backprop", loop, grade_id="test_backprop_vectorized",
+    msg = subs.check_failure("backprop", "backprop", loop, grade_id="test_backprop_vectorized",
                    student_id=NARROW)
     assert "this looks like a Python loop over examples" in _flat(msg)
     assert check("backprop", "backprop", bp["backprop"], grade_id="test_backprop_vectorized",
@@ -286,7 +272,7 @@ def test_python_loop_over_examples_loses_the_vectorization_points(bp):
 def test_fast_but_wrong_backprop_gets_no_vectorization_points():
     def zeros(X, Y, params, activations, loss):
         return {k: np.zeros_like(v) for k, v in params.items()}
-    msg = _failure("backprop", "backprop", zeros, grade_id="test_backprop_vectorized",
+    msg = subs.check_failure("backprop", "backprop", zeros, grade_id="test_backprop_vectorized",
                    student_id=NARROW)
     assert "wrong gradients on the B=2048 batch" in _flat(msg)
 
@@ -329,17 +315,17 @@ def test_train_classifier_with_bad_parameters(bp):
     setup = "PARAMS = {}\n" + good
     returns_list = setup + ("def train_classifier(X_train, y_train, hidden_sizes, activations):\n"
                             + used + "    return [1, 2]\n")
-    msg = _failure("backprop", "train_classifier", _trainer(bp, returns_list), student_id=NARROW)
+    msg = subs.check_failure("backprop", "train_classifier", _trainer(bp, returns_list), student_id=NARROW)
     assert "should return a dict of parameters, got list" in _flat(msg)
     transposed = setup + ("def train_classifier(X_train, y_train, hidden_sizes, activations):\n"
                           + used + f"    bad = dict(PARAMS)\n    bad['W{last}'] = bad['W{last}'].T\n"
                           "    return bad\n")
-    msg = _failure("backprop", "train_classifier", _trainer(bp, transposed), student_id=NARROW)
+    msg = subs.check_failure("backprop", "train_classifier", _trainer(bp, transposed), student_id=NARROW)
     assert (f"W{last} has shape ({widths[last - 1]}, 10), expected (10, {widths[last - 1]})"
             in _flat(msg))
     unused = setup + ("def train_classifier(X_train, y_train, hidden_sizes, activations):\n"
                       "    return dict(PARAMS)\n")
-    msg = _failure("backprop", "train_classifier", _trainer(bp, unused), student_id=NARROW)
+    msg = subs.check_failure("backprop", "train_classifier", _trainer(bp, unused), student_id=NARROW)
     assert "with your own backprop and sgd_step" in _flat(msg)
 
 

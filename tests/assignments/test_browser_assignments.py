@@ -9,20 +9,13 @@ Screenshots: ``artifacts/assignments/*.png``.
 """
 from __future__ import annotations
 
-import json
-import os
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from tests import jupyterlab
 from tests.assignments.test_workspace_exchange import (COURSE_ID, lab_env, make_lab_clone,
                                                        tree_digest)
 
@@ -33,13 +26,6 @@ ARTIFACTS = REPO / "artifacts" / "assignments"
 ASSIGNMENTS = ("forward_pass", "softmax_backward")  # a clone with two, to keep the test short
 NAME = "forward_pass"
 MARKER = "answer written in the browser"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-# JupyterLab user settings for the test servers: no news pop-up and no update check
-LAB_SETTINGS = {
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-        {"fetchNews": "false", "checkForUpdates": False},
-}
 
 _NOTEBOOK_READY = """(path) => {
   const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
@@ -53,56 +39,18 @@ _SAVED = """() => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def lab_server(root: Path, home: Path, *args: str):
     """``bash scripts/lab.sh [args]`` in the clone ``root`` on a free port; yields
     ``{"url", "token"}``. The server runs in its own process group, killed on exit."""
-    settings = home / "settings"
-    for relative, values in LAB_SETTINGS.items():
-        path = settings / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
-    token = secrets.token_hex(16)
-    port = _free_port()
-    env = lab_env(root, PORT=str(port), JUPYTER_TOKEN=token,
-                  JUPYTERLAB_SETTINGS_DIR=str(settings),
+    env = lab_env(root, JUPYTERLAB_SETTINGS_DIR=str(jupyterlab.write_settings(
+                      home / "settings", jupyterlab.NO_POPUPS)),
                   JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
                   JUPYTER_RUNTIME_DIR=str(home / "runtime"))
-    log = open(home / f"server-{port}.log", "wb")
-    process = subprocess.Popen(
-        ["bash", "scripts/lab.sh", *args, "--LabApp.expose_app_in_browser=True"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 600  # the first start releases every assignment
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"lab.sh exited with {process.returncode}: "
-                                   + (home / f"server-{port}.log").read_text()[-3000:])
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("JupyterLab did not start") from None
-                time.sleep(0.5)
-        yield {"url": url, "token": token}
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        log.close()
+    log = home / f"server-{len(list(home.glob('server-*.log')))}.log"
+    with jupyterlab.lab_server(root / "scripts" / "lab.sh", list(args), root, env, log,
+                               timeout=600) as server:  # the first start releases everything
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +60,7 @@ def chromium():
     if path is None:
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=path, args=jupyterlab.CHROMIUM_ARGS)
         yield browser
         browser.close()
 

@@ -4,26 +4,16 @@ assignments whose cases were written before it (``forward_pass``, ``softmax_back
 have their own tests) and in ``backprop`` and ``computational_graphs``."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
 
-from autograder import checks
 from autograder.cases import messages, misconceptions
 from autograder.cases.messages import WIDTH, HintedCase, explain_error, wrap
 from autograder.cases.tasks import get_spec
+from tests import submissions as subs
 
 ASSIGNMENTS = ("forward_pass", "computational_graphs", "softmax_backward", "backprop")
-
-
-def _failure(assignment, function, fn, **kwargs) -> str:
-    """The message of the in-notebook check for a wrong ``fn``."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(AssertionError) as info:
-            checks.check(assignment, function, fn, **kwargs)
-    return str(info.value)
 
 
 def _flat(message: str) -> str:
@@ -61,6 +51,20 @@ def test_wrap_is_idempotent_on_a_message_with_a_hint_line():
     assert all(len(line) <= WIDTH for line in out.split("\n")[1:])
     assert len(out.split("\n")[0]) + 12 <= WIDTH
     assert sum(line.startswith("Hint:") for line in out.split("\n")) == 1
+
+
+def test_wrap_keeps_numbers_and_index_tuples_whole_and_loses_no_word():
+    long = ("dL/dz differs from the reference: max abs error 0.73, worst at index (1, 0) "
+            "(example 1 of the batch): got -2.1902171, expected -1.4601447 (6 of 24 entries "
+            "off; rtol=1e-06, atol=1e-08). Hint: the loss is the MEAN over the batch: divide by B")
+    for indent in range(0, 60, 3):
+        out = wrap(long, indent)
+        lines = out.split("\n")
+        assert lines[-1] == "Hint: the loss is the MEAN over the batch: divide by B"
+        assert "expected -1.4601447" in out and "got -2.1902171" in out and "(1, 0)" in out
+        assert len(lines[0]) + indent <= WIDTH
+        assert " ".join(out.replace("\n  ", " ").replace("\nHint:", " Hint:").split()) == long
+    assert wrap("") == ""
 
 
 def test_wrap_rejects_what_is_not_a_string():
@@ -118,7 +122,7 @@ def test_the_inputs_named_are_public_and_include_parameter_dicts():
 ])
 def test_the_index_and_reshape_mistakes_of_a_layer_get_a_hint(wrong):
     """Each wrong affine_forward raises from NumPy; the in-notebook check explains it."""
-    message = _flat(_failure("forward_pass", "affine_forward", wrong))
+    message = _flat(subs.check_failure("forward_pass", "affine_forward", wrong))
     assert "Hint: " in message, message
     assert ("has 1 axis and you index 2" in message or "a reshape keeps every entry" in message
             or "has 7 entries (indices 0 to 6)" in message or "scale by a number with *" in message)
@@ -162,7 +166,7 @@ def _loss_without_keepdims(X, Y, params, activations, loss):
     ("network_loss", _loss_without_keepdims, "keep the axis with keepdims=True"),
 ])
 def test_backprop_explains_the_shape_errors_a_student_raises(function, wrong, hint):
-    message = _failure("backprop", function, wrong, student_id="alice")
+    message = subs.check_failure("backprop", function, wrong, student_id="alice")
     flat = _flat(message)
     assert hint in flat, message
     assert "(called with X (" in flat or "(called with x (" in flat, message
@@ -191,7 +195,7 @@ def test_backprop_gradient_hints_are_wrapped_and_still_recognised():
 
 # --------------------------------------------------------------------------- computational graphs
 def test_computational_graph_messages_fit_the_width():
-    message = _failure("computational_graphs", "add_mul_by_hand",
+    message = subs.check_failure("computational_graphs", "add_mul_by_hand",
                        lambda x, y, z: {"q": x + y, "f": (x + y) * z, "df_dq": x + y,
                                         "df_dz": z, "df_dx": z, "df_dy": z})
     assert "Hint:" in message, message

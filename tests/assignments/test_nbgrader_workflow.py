@@ -21,6 +21,7 @@ import pytest
 
 from autograder.cases.tasks import get_spec
 from tests import submissions as subs
+from tests.grader.fixtures import EXAMPLE_LOOP_BACKPROP
 
 pytestmark = pytest.mark.slow
 
@@ -50,14 +51,6 @@ INFINITE_LOOP = '''
 def softmax_jacobian(y):
     while True:
         pass
-'''
-LOOP_OVER_EXAMPLES = '''
-def backprop(X, Y, params, activations, loss):
-    grads = {k: np.zeros_like(v) for k, v in params.items()}
-    for i in range(X.shape[0]):
-        for k, g in backprop_example(X[i], Y[i], params, activations, loss).items():
-            grads[k] += g / X.shape[0]
-    return grads
 '''
 
 ANSWERS = {
@@ -117,7 +110,7 @@ EXPECTED = {
         # has hidden widths 32-32: a loop is tens of times slower than the baseline there)
         "bp_loop": (BP.max_score - _points(BP, "test_backprop_vectorized"),
                     lambda rel, sol, src: subs.with_solutions(
-                        rel, {**sol, "backprop": LOOP_OVER_EXAMPLES})),
+                        rel, {**sol, "backprop": EXAMPLE_LOOP_BACKPROP})),
         # partial credit through the test cell's value (about 83% held out)
         "bp_weak_training": (None, lambda rel, sol, src: subs.with_solutions(
             rel, {**sol, "train_classifier": subs.WEAK_TRAINING})),

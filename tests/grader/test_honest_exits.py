@@ -36,12 +36,6 @@ ASSIGNMENT = "forward_pass"
 SLOW_RELU = "def relu(z):\n    while True:\n        pass\n"
 
 
-def _env() -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FNN_")}
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    return env
-
-
 @pytest.fixture()
 def course(tmp_path) -> Path:
     with warnings.catch_warnings():
@@ -70,7 +64,7 @@ def test_ctrl_c_stops_within_2_s_keeps_results_and_resumes(course):
     proc = subprocess.Popen([sys.executable, "-m", "autograder", "--course-root", str(course),
                              "grade", ASSIGNMENT, "--jobs", "1", "--timeout", "60"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_env(), cwd=course)
+                            env=subs.grader_env(), cwd=course)
     try:
         deadline = time.monotonic() + 120
         while len(_graded(course)) < 2 and time.monotonic() < deadline:

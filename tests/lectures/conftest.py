@@ -6,22 +6,17 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tests import jupyterlab
+
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 LECTURES = sorted((REPO / "lectures").glob("*.ipynb"))
 
 # JupyterLab user settings for the test server: no news pop-up, no update check, autosave ON
@@ -29,8 +24,7 @@ LECTURES = sorted((REPO / "lectures").glob("*.ipynb"))
 # tracked notebooks clean with it) and every cell kept in the DOM.
 AUTOSAVE_SECONDS = 2
 LAB_SETTINGS = {
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-        {"fetchNews": "false", "checkForUpdates": False},
+    **jupyterlab.NO_POPUPS,
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings":
         {"autosave": True, "autosaveInterval": AUTOSAVE_SECONDS},
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
@@ -170,26 +164,6 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("lecture", LECTURES, ids=[p.stem for p in LECTURES])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(url: str, process: subprocess.Popen, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited early with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"JupyterLab did not answer at {url} within {timeout:.0f} s")
-
-
 @pytest.fixture(scope="session")
 def lab_server(tmp_path_factory):
     """JupyterLab started the way ``make lab`` starts it: ``scripts/lab.sh`` with a free PORT, a
@@ -201,42 +175,20 @@ def lab_server(tmp_path_factory):
     own process group, killed at teardown.
     """
     home = tmp_path_factory.mktemp("lab")
-    settings_dir = home / "settings"
-    for relative, values in LAB_SETTINGS.items():
-        path = settings_dir / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
     workspace = REPO / "workspace" / f".pytest-{os.getpid()}"
-    token = secrets.token_hex(16)
     env = dict(os.environ)
     env.update({
-        "PORT": str(_free_port()),
-        "JUPYTER_TOKEN": token,
         "WORKSPACE": str(workspace),
-        "JUPYTERLAB_SETTINGS_DIR": str(settings_dir),
+        "JUPYTERLAB_SETTINGS_DIR": str(jupyterlab.write_settings(home / "settings", LAB_SETTINGS)),
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
         "RELEASE_ASSIGNMENTS": "0",  # lectures only: no nbgrader release into the repository
     })
-    log = open(home / "server.log", "wb")
-    process = subprocess.Popen(
-        ["bash", str(REPO / "scripts" / "lab.sh"), "--LabApp.expose_app_in_browser=True"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{env['PORT']}"
     try:
-        _wait_for(f"{url}/api/status?token={token}", process)
-        yield {"url": url, "token": token, "workspace": workspace,
-               "autosave_seconds": AUTOSAVE_SECONDS}
+        with jupyterlab.lab_server(REPO / "scripts" / "lab.sh", [], REPO, env,
+                                   home / "server.log") as server:
+            yield {**server, "workspace": workspace, "autosave_seconds": AUTOSAVE_SECONDS}
     finally:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        log.close()
         shutil.rmtree(workspace, ignore_errors=True)
 
 
@@ -245,7 +197,7 @@ def browser(chromium_path):
     """Headless Debian chromium driven by Playwright (no browser download)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=jupyterlab.CHROMIUM_ARGS)
         yield browser
         browser.close()
 
