@@ -137,6 +137,22 @@ def solution_namespace(assignment: str, code: Mapping[str, str] | None = None) -
     return namespace
 
 
+def scores_over_seeds(spec, functions: Mapping[str, object], seeds: Iterable[int]) -> set[float]:
+    """Every total that ``functions`` (``{name: callable}``) score on ``spec``'s cases, one
+    total per seed. A fixture whose score depends on the seed shows as more than one total:
+    the grader draws its inputs from a secret seed, so that would be a test that flakes."""
+    from autograder.checks import run_case
+
+    totals = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for seed in seeds:
+            rng = np.random.default_rng(seed)
+            totals.add(sum(case.score(run_case(case, functions[case.function], rng)[0])
+                           for case in spec.cases))
+    return totals
+
+
 def check_failure(assignment: str, function: str, fn, **kwargs) -> str:
     """The message of the in-notebook check ``check(assignment, function, fn, ...)``, which
     must fail (NumPy warnings of wrong answers that overflow on purpose are silenced)."""

@@ -289,17 +289,28 @@ def _targets(rng, B: int, C: int, loss: str) -> np.ndarray:
     return rng.standard_normal((B, C))
 
 
+def _random_activations(rng, depth: int) -> list[str]:
+    """``depth`` hidden activations drawn from :data:`HIDDEN_ACTIVATIONS`, at least one of them
+    sigmoid or tanh: with ReLU alone, g'(z) is 1 wherever a unit is on and g'(g(z)) = g'(z), so a
+    forgotten or misplaced activation derivative could go unseen, depending on the draw."""
+    names = [str(rng.choice(HIDDEN_ACTIVATIONS)) for _ in range(depth)]
+    if all(name == "relu" for name in names):
+        names[int(rng.integers(depth))] = str(rng.choice(("sigmoid", "tanh")))
+    return names
+
+
 def _network_inputs(loss: str, activations=None, sizes=None, depth=None, huge=False):
     """``make_inputs`` of a batch case: X (B, n_0), Y (B, n_L), random non-square params.
 
     ``huge``: output biases of +-900 (alternating signs), so that the logits are in the hundreds:
-    a softmax without the max shift overflows, and for sigmoid-BCE every target is the opposite of
-    the confident prediction, so log(sigmoid(z)) of a naive loss is -inf.
+    a softmax without the max shift overflows; every target is a class the network rules out
+    (a loss of ~1800 per example), so log(sigmoid(z)) of a naive loss is -inf, and a loss summed
+    instead of averaged over the batch is always B times too large, never 0 = 0.
     """
     def make(rng):
         names = activations
         if names is None:
-            names = [str(rng.choice(HIDDEN_ACTIVATIONS)) for _ in range(depth or int(rng.integers(1, 4)))]
+            names = _random_activations(rng, depth or int(rng.integers(1, 4)))
         L = len(names) + 1
         dims = list(sizes) if sizes else distinct_sizes(rng, L + 2, 2, 12)
         if loss == "sigmoid_bce" and not sizes:
@@ -312,6 +323,9 @@ def _network_inputs(loss: str, activations=None, sizes=None, depth=None, huge=Fa
             params[f"b{L}"] = 900.0 * signs
             if loss == "sigmoid_bce":
                 Y = np.tile((signs < 0).astype(np.float64), (B, 1))
+            elif loss == "softmax_ce":  # each target: a class with bias -900
+                Y = np.zeros((B, widths[-1]))
+                Y[np.arange(B), 1 + 2 * rng.integers(0, widths[-1] // 2, size=B)] = 1.0
         return {"X": rng.standard_normal((B, widths[0])), "Y": Y,
                 "params": params, "activations": list(names), "loss": loss}
     return make

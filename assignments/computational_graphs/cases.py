@@ -311,6 +311,18 @@ def _separated(a: dict | None, b: dict) -> bool:
     return a is not None and any(abs(a[k] - b[k]) > SEPARATED * (1.0 + abs(b[k])) for k in b)
 
 
+def _every_mistake_tells(mutants, right: dict) -> bool:
+    """Whether each recognised mistake changes the answer, and no two mistakes with different
+    hints give the same answer (the hint a student gets then names their own mistake)."""
+    if not all(_separated(m, right) for _, m, _ in mutants):
+        return False
+    for i, (hint_a, a, _) in enumerate(mutants):
+        for hint_b, b, _ in mutants[i + 1:]:
+            if hint_a != hint_b and b is not None and not _separated(a, b):
+                return False
+    return True
+
+
 # ----------------------------------------------------------------------------- random graphs
 def _arg_ok(op, args, p=None) -> bool:
     """Whether an operation's arguments are in the safe range (no overflow, no kinks, no ties,
@@ -394,12 +406,17 @@ def _build(rng, ops, n_ops, shared):
         uses[name] = 0
         level[name] = 1 + max(level[a] for a in args)
         nodes.append([name, op, *args] + ([p] if op == "pow" else []))
+    def join_op(a, b):
+        """add, or mul where the case has mul: a case about other ops never depends on mul."""
+        small = "mul" in ops and abs(vals[a] * vals[b]) <= 20.0
+        return "mul" if small and rng.random() < 0.5 else "add"
+
     # join whatever is still unused into the output, so that every name matters
     dangling = [n for n in vals if uses[n] == 0]
     while len(dangling) > 1:  # pairwise, a balanced tree on top
         joined = []
         for a, b in zip(dangling[::2], dangling[1::2]):
-            op = "mul" if abs(vals[a] * vals[b]) <= 20.0 and rng.random() < 0.5 else "add"
+            op = join_op(a, b)
             name = f"n{len(nodes) + 1}"
             vals[name] = forward_value(op, [vals[a], vals[b]])
             uses[a] += 1
@@ -413,7 +430,7 @@ def _build(rng, ops, n_ops, shared):
         if not inner:
             return None
         a, b = nodes[-1][0], inner[int(rng.integers(0, len(inner)))]
-        op = "mul" if abs(vals[a] * vals[b]) <= 20.0 and rng.random() < 0.5 else "add"
+        op = join_op(a, b)
         name = f"n{len(nodes) + 1}"
         vals[name] = forward_value(op, [vals[a], vals[b]])
         uses[a] += 1
@@ -463,7 +480,7 @@ def random_graph(rng, ops=OPS, *, n_ops=(4, 6), shared=True, depths=(2, 6)):
         right = backward(nodes, vals)
         if not all(math.isfinite(g) and abs(g) < 1e3 for g in right.values()):
             continue
-        if all(_separated(m, right) for _, m, _ in _mutants(nodes, vals, orders=shared)):
+        if _every_mistake_tells(_mutants(nodes, vals, orders=shared), right):
             return nodes, values
     raise RuntimeError("no random graph found in 500 tries")  # a grader bug, never the student's
 
