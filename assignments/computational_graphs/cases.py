@@ -406,6 +406,7 @@ def _build(rng, ops, n_ops, shared):
         uses[name] = 0
         level[name] = 1 + max(level[a] for a in args)
         nodes.append([name, op, *args] + ([p] if op == "pow" else []))
+
     def join_op(a, b):
         """add, or mul where the case has mul: a case about other ops never depends on mul."""
         small = "mul" in ops and abs(vals[a] * vals[b]) <= 20.0
