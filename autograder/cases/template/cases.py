@@ -8,7 +8,9 @@ An assignment is its folder ``assignments/__ASSIGNMENT__/``: the nbgrader source
 Edit freely: add a graded function as a solution code cell whose nbgrader ``grade_id`` is the
 function's name, a test cell ``test_<function>`` that calls ``check``, and its cases below. Every
 case draws its inputs from the ``rng`` it gets, so answers typed in as literals fail; hidden cases
-run with fresh secret inputs at grading time.
+run with fresh secret inputs at grading time. A case written to catch a mistake must catch it on
+every draw, or equal mistakes get unequal scores: the hidden case below always has one logit
+above 720, so a softplus written as log(1 + exp(z)) overflows whatever the seed.
 
 ========================  ==================  =======
 function                  test cell           points
