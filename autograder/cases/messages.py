@@ -97,7 +97,9 @@ def wrap(message: str, first_indent: int = 0) -> str:
 _MATMUL = re.compile(r"matmul: Input operand 1 has a mismatch in its core dimension 0.*?"
                      r"\(size (\d+) is different from (\d+)\)")
 _DOT = re.compile(r"shapes \(([\d, ]*)\) and \(([\d, ]*)\) not aligned")
-_CONCAT_NDIM = re.compile(r"all the input arrays must have same number of dimensions")
+_CONCAT_NDIM = re.compile(r"all the input arrays must have same number of dimensions"
+                          r"(?:, but the array at index (\d+) has (\d+) dimension\(s\) and the "
+                          r"array at index (\d+) has (\d+) dimension\(s\))?")
 _CONCAT_SIZE = re.compile(r"all the input array dimensions except for the concatenation axis")
 _BROADCAST = re.compile(r"operands could not be broadcast together with (?:remapped )?shapes "
                         r"((?:\[?\([\d,]*\)\]? ?(?:->\s*\S+ ?)?)+)")
@@ -108,6 +110,11 @@ _TOO_MANY_INDICES = re.compile(r"too many indices for array: array is (\d+)-dime
                                r"(\d+) were indexed")
 _OUT_OF_BOUNDS = re.compile(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)")
 _NOT_ENOUGH_DIMS = re.compile(r"matmul: Input operand \d does not have enough dimensions")
+_AXIS_OUT = re.compile(r"axis (-?\d+) is out of bounds for array of dimension (\d+)")
+_INPLACE = re.compile(r"non-broadcastable output operand with shape (\([\d,]*\)) doesn't match "
+                      r"the broadcast shape (\([\d,]*\))")
+_STORE = re.compile(r"could not broadcast input array from shape (\([\d,]*\)) into shape "
+                    r"(\([\d,]*\))")
 
 
 def input_shapes(inputs) -> str:
@@ -134,6 +141,20 @@ def _dropped_axis(shapes: list[tuple[int, ...]]) -> bool:
                for a in shapes for b in shapes)
 
 
+def _transposed_pair(shapes: list[tuple[int, ...]]) -> tuple | None:
+    """Two different 2-D shapes that are each other's transpose, (n, m) and (m, n), or None."""
+    for a in shapes:
+        for b in shapes:
+            if len(a) == len(b) == 2 and a != b and a == b[::-1]:
+                return a, b
+    return None
+
+
+def _axes(count) -> str:
+    """``"1 axis"``, ``"2 axes"``."""
+    return "1 axis" if int(count) == 1 else f"{int(count)} axes"
+
+
 def explain_error(message: str, inputs: dict) -> str:
     """A hint for a NumPy shape error raised inside the student's function.
 
@@ -149,8 +170,9 @@ def explain_error(message: str, inputs: dict) -> str:
     str : ``message`` plus a line ``Hint: ...`` for a mismatched matrix product (``@``,
         ``np.matmul``, ``np.dot``), a 1-D array stacked next to a 2-D one, arrays of different
         sizes joined, a sum or max that dropped its axis, shapes that do not broadcast, a
-        number in a matrix product, a reshape to the wrong size, more indices than axes or an
-        index past the end of an axis; else ``message`` unchanged.
+        number in a matrix product, a reshape to the wrong size, more indices than axes, an
+        index past the end of an axis, an axis the array does not have, an in-place update or
+        a stored value of the wrong shape; else ``message`` unchanged.
     """
     if type(message) is not str:
         raise TypeError(f"message must be a str, got {type(message).__name__}")
@@ -167,10 +189,13 @@ def explain_error(message: str, inputs: dict) -> str:
                 f"here they are {left} and {right}, so one factor needs a transpose (.T). A "
                 f"weight matrix W has shape (n_out, n_in): write the shape of each factor and of "
                 f"the result you want, then decide which one needs .T.{given}")
-    elif _CONCAT_NDIM.search(message):
-        hint = ("np.hstack / np.concatenate joins arrays with the same number of axes: a bias b "
-                "of shape (n_out,) is 1-D; make it a column of shape (n_out, 1) first, "
-                f"b[:, None] or b.reshape(-1, 1).{given}")
+    elif found := _CONCAT_NDIM.search(message):
+        which = (f" (the array at index {found.group(1)} has {_axes(found.group(2))} and the "
+                 f"one at index {found.group(3)} has {found.group(4)})" if found.group(1) else "")
+        hint = (f"np.hstack / np.concatenate joins arrays with the same number of axes{which}: "
+                "make the 1-D one a column first. A bias b of shape (n_out,) is 1-D, and so is "
+                "np.ones(B): b[:, None] (or b.reshape(-1, 1)) is a column of shape (n_out, 1), "
+                f"and np.ones((B, 1)) a column of ones.{given}")
     elif _CONCAT_SIZE.search(message):
         hint = ("the arrays you join must have the same size along every other axis: a column "
                 f"of ones for a batch of B examples has shape (B, 1).{given}")
@@ -178,7 +203,12 @@ def explain_error(message: str, inputs: dict) -> str:
         found = _BROADCAST.search(message)
         listed = found.group(1) if found else ""
         dims = [tuple(int(d) for d in s.split(",") if d) for s in _SHAPE.findall(listed)]
-        if _dropped_axis(dims):
+        pair = _transposed_pair(dims)
+        if pair:
+            hint = (f"two of the arrays are each other's transpose, {pair[0]} and {pair[1]}: one "
+                    "of them needs .T (a gradient has the shape of what it is the gradient of: "
+                    f"dW like W, dX like X).{given}")
+        elif _dropped_axis(dims):
             hint = ("a sum (or max, or mean) over axis=1 drops that axis, and a (B,) array does "
                     "not line up with a (B, K) one: keep the axis with keepdims=True, so that "
                     f"it has shape (B, 1).{given}")
@@ -192,9 +222,27 @@ def explain_error(message: str, inputs: dict) -> str:
         hint = (f"a reshape keeps every entry: {found.group(1)} entries cannot take the shape "
                 f"{found.group(2)}; reshape to the shape the formula needs, and let -1 stand for "
                 f"one size NumPy works out, e.g. b.reshape(-1, 1).{given}")
+    elif found := _INPLACE.search(message):
+        hint = (f"an in-place update (a += b, a -= b) keeps the shape of a, {found.group(1)}, but "
+                f"the right-hand side makes it {found.group(2)}: give the right-hand side a's "
+                "shape (a bias gradient summed over the batch, dz.sum(axis=0), has shape "
+                f"(n_out,)).{given}")
+    elif found := _STORE.search(message):
+        hint = (f"a value of shape {found.group(1)} cannot be stored in a place of shape "
+                f"{found.group(2)}: check the slice you assign to (row i of a (B, K) array, "
+                f"out[i], has shape (K,)) and the shape of the value.{given}")
+    elif found := _AXIS_OUT.search(message):
+        ndim = int(found.group(2))
+        if ndim == 0:
+            hint = ("the array is a single number (0 axes): it was already summed or reduced "
+                    f"over every axis, so it has no axis {found.group(1)} left.{given}")
+        else:
+            valid = "only axis 0" if ndim == 1 else f"axes 0 to {ndim - 1}"
+            hint = (f"an array with {_axes(ndim)} has {valid} (axis=-1 is the last one): for a "
+                    "batch of shape (B, K), axis=0 runs over the examples and axis=1 over the "
+                    f"classes or units; print .shape of the array.{given}")
     elif found := _TOO_MANY_INDICES.search(message):
-        axes = "1 axis" if found.group(1) == "1" else f"{found.group(1)} axes"
-        hint = (f"the array has {axes} and you index {found.group(2)}: a "
+        hint = (f"the array has {_axes(found.group(1))} and you index {found.group(2)}: a "
                 "bias b of shape (n_out,) is 1-D (b[i], not b[:, i]); print .shape of each "
                 f"array you index.{given}")
     elif found := _OUT_OF_BOUNDS.search(message):

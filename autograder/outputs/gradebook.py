@@ -1,7 +1,10 @@
 """Put the batch grader's scores into nbgrader's gradebook so formgrader shows them.
 
 One writer process at a time writes here (``fnn-grade grade`` starts it, see :class:`Writer`),
-after the results are on disk. ``nbgrader.api`` is imported lazily (see :func:`import_api`);
+after the results are on disk. "One at a time" holds across runs too: a writer holds an
+exclusive lock on ``<course_root>/.gradebook-writer.lock`` while it writes (see
+:func:`writer_lock`), because the writer of a run stopped with Ctrl-C finishes in the background
+and would otherwise race the next run's writer to create the same rows. ``nbgrader.api`` is imported lazily (see :func:`import_api`);
 before importing it the optional ``rfc3987_syntax`` module is hidden from ``jsonschema`` (it is
 used only to validate IRI formats, which nbgrader never does, and importing it costs about a
 second).
@@ -25,6 +28,8 @@ into its pages unescaped. Hence the copy shows each written answer as a literal 
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib
 import importlib.util
 import json
@@ -73,6 +78,43 @@ def import_api():
 
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's own, harmless
     return api, utils
+
+
+LOCK_FILE = ".gradebook-writer.lock"
+LOCK_WAIT = 3600.0
+"""Seconds a writer waits for another writer of the same course before it gives up (a writer
+holds the lock from its start to the end of its run's grading)."""
+
+
+@contextlib.contextmanager
+def writer_lock(course_root, wait: float = LOCK_WAIT):
+    """Hold the course's gradebook-writer lock (``fcntl.flock`` on :data:`LOCK_FILE`), waiting
+    up to ``wait`` seconds for a writer that holds it; raise TimeoutError naming that writer's
+    pid if it does not finish by then. The lock goes with the process: a writer that is killed
+    releases it."""
+    path = Path(course_root) / LOCK_FILE
+    with open(path, "a+", encoding="utf-8") as handle:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "unknown"
+                    raise TimeoutError(f"another fnn-grade run (writer pid {holder}) has been "
+                                       f"writing {Path(course_root) / 'gradebook.db'} for over "
+                                       f"{wait:.0f} s; wait for it to finish, or stop it") from None
+                time.sleep(0.05)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _ensure_assignment(gb, layout: notebook_io.Layout) -> str:
@@ -197,12 +239,13 @@ def write_gradebook(course_root, assignment: str, results: Iterable[dict],
     ``results`` may be any iterable, e.g. one fed while grading goes on (:class:`Writer`).
     ``on_written(count)`` is called after each result is stored (committed or not).
     Students, submissions and grades already in the gradebook are read in three queries up
-    front; only new students and submissions are created one by one.
+    front; only new students and submissions are created one by one. Holds
+    :func:`writer_lock` throughout, so writers of the same course take turns.
     """
     api, utils = import_api()
     course_root = Path(course_root)
     layout = notebook_io.load_layout(course_root, assignment)
-    with api.Gradebook(f"sqlite:///{course_root / 'gradebook.db'}") as gb:
+    with writer_lock(course_root), api.Gradebook(f"sqlite:///{course_root / 'gradebook.db'}") as gb:
         # One writer, one session: objects stay valid across commits instead of being expired
         # and reloaded (which made each commit cost time proportional to the rows seen so far).
         gb.db().expire_on_commit = False

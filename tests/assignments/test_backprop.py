@@ -348,6 +348,23 @@ def test_a_typical_mistake_costs_exactly_its_points_and_gets_its_hint(name):
         assert any(words in " ".join(m.split()) for m in messages), messages
 
 
+TRANSPOSED_ACCUMULATION = """
+def backprop(X, Y, params, activations, loss):
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    for i in range(X.shape[0]):
+        grads["W1"] += np.outer(X[i], np.ones(params["W1"].shape[0]))  # (n_0, n_1): transposed
+    return grads
+"""
+
+
+def test_a_transposed_gradient_accumulated_in_place_is_explained():
+    """``grads[k] += g`` with g transposed raises a three-shape broadcast error from NumPy."""
+    fn = namespace({"backprop": TRANSPOSED_ACCUMULATION})["backprop"]
+    message = " ".join(subs.check_failure(NAME, "backprop", fn).split())
+    assert "two of the arrays are each other's transpose" in message, message
+    assert "dW like W" in message
+
+
 def test_hints_never_name_a_mistake_that_does_not_explain_the_answer():
     """Wrong gradients of another kind (random noise) get the plain message, no hint."""
     case = SPEC.cases_for(function="backprop")[0]

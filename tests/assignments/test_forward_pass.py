@@ -385,6 +385,16 @@ def test_the_matmul_hint_names_the_sizes_and_the_inputs():
     assert "The inputs are x (7, 5), W (3, 5), b (3,)." in flat
 
 
+def test_a_1d_column_of_ones_and_a_missing_axis_are_explained():
+    message = " ".join(subs.check_failure(
+        "forward_pass", "affine_forward_augmented",
+        lambda x, W_tilde: np.hstack([np.ones(x.shape[0]), x]) @ W_tilde.T).split())
+    assert "np.ones((B, 1)) a column of ones" in message, message
+    summed_over_axis_2 = lambda y_hat, Y: float(-np.sum(Y * np.log(y_hat), axis=2))  # noqa: E731
+    message = " ".join(subs.check_failure("forward_pass", "ce_loss", summed_over_axis_2).split())
+    assert "raised AxisError" in message and "has axes 0 to 1" in message, message
+
+
 def test_a_1d_bias_stacked_next_to_w_is_explained():
     case = SPEC.cases_for(function="augment_params", hidden=False)[0]
     raw, inputs = _raised("augment_params", lambda W, b: np.hstack([b, W]))

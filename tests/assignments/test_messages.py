@@ -81,7 +81,7 @@ def test_wrap_rejects_what_is_not_a_string():
     ("raised ValueError: shapes (7,6) and (4,6) not aligned: 6 (dim 1) != 4 (dim 0)",
      "here they are 6 and 4"),
     ("raised ValueError: all the input arrays must have same number of dimensions, but the "
-     "array at index 0 has 1 dimension(s)", "b[:, None] or b.reshape(-1, 1)"),
+     "array at index 0 has 1 dimension(s)", "b[:, None] (or b.reshape(-1, 1))"),
     ("raised ValueError: all the input array dimensions except for the concatenation axis must "
      "match exactly", "a column of ones for a batch of B examples has shape (B, 1)"),
     ("raised ValueError: operands could not be broadcast together with shapes (7,3) (7,) ",
@@ -98,6 +98,21 @@ def test_wrap_rejects_what_is_not_a_string():
      "the array has 1 axis and you index 2"),
     ("raised IndexError: index 5 is out of bounds for axis 1 with size 5",
      "axis 1 has 5 entries (indices 0 to 4)"),
+    ("raised ValueError: all the input arrays must have same number of dimensions, but the "
+     "array at index 0 has 1 dimension(s) and the array at index 1 has 2 dimension(s)",
+     "(the array at index 0 has 1 axis and the one at index 1 has 2): make the 1-D one a column"),
+    ("raised AxisError: axis 2 is out of bounds for array of dimension 2",
+     "an array with 2 axes has axes 0 to 1 (axis=-1 is the last one)"),
+    ("raised AxisError: axis 1 is out of bounds for array of dimension 1",
+     "an array with 1 axis has only axis 0"),
+    ("raised AxisError: axis 1 is out of bounds for array of dimension 0",
+     "the array is a single number (0 axes)"),
+    ("raised ValueError: operands could not be broadcast together with shapes (3,5) (5,3) (3,5) ",
+     "two of the arrays are each other's transpose, (3, 5) and (5, 3): one of them needs .T"),
+    ("raised ValueError: non-broadcastable output operand with shape (3,) doesn't match the "
+     "broadcast shape (1,3)", "keeps the shape of a, (3,), but the right-hand side makes it (1,3)"),
+    ("raised ValueError: could not broadcast input array from shape (5,) into shape (3,)",
+     "a value of shape (5,) cannot be stored in a place of shape (3,)"),
 ])
 def test_each_shape_error_gets_its_hint(message, expected):
     out = explain_error(message, {"X": np.zeros((7, 6))})

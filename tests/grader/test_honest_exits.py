@@ -235,3 +235,52 @@ def test_error_cause_reads_like_the_problem():
     full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "autograded/a/fp.ipynb")
     assert gradebook.error_cause(full) == "No space left on device: autograded/a/fp.ipynb"
     assert gradebook.error_cause(RuntimeError("")) == "RuntimeError"
+
+
+def test_writers_of_one_course_take_turns(course):
+    """The writer of a run stopped with Ctrl-C finishes in the background; the next run's writer
+    must not race it to create the same rows ("UNIQUE constraint failed: student.id" before)."""
+    src = subs.source_notebook(ASSIGNMENT, course)
+    students = [f"s{i}" for i in range(4)]
+    for student in students:
+        subs.write_submission(course, student, ASSIGNMENT, src)
+    graded = run_cli(course, "grade", ASSIGNMENT, "--quiet", "--no-gradebook")
+    assert graded.returncode == 0, graded.stderr[-2000:]
+    for trial in range(3):  # without the lock, about every other pair of writers collided
+        (course / "gradebook.db").unlink(missing_ok=True)
+        writers = [subprocess.Popen([sys.executable, "-m", "autograder.outputs.gradebook",
+                                     str(course), ASSIGNMENT], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    env=subs.grader_env()) for _ in range(2)]
+        for writer in writers:  # both are started before either gets its input
+            writer.stdin.write("".join(f"{s}\n" for s in students))
+            writer.stdin.close()
+        for writer in writers:
+            assert writer.wait(timeout=120) == 0, (trial, writer.stderr.read()[-2000:])
+            assert writer.stdout.read().split()[-1] == str(len(students))
+            writer.stdout.close()
+            writer.stderr.close()
+        rows = sqlite3.connect(course / "gradebook.db")
+        try:
+            assert rows.execute("SELECT COUNT(*) FROM student").fetchone() == (len(students),)
+            assert rows.execute("SELECT COUNT(*) FROM submitted_assignment").fetchone() == \
+                (len(students),)
+        finally:
+            rows.close()
+
+
+def test_a_writer_that_cannot_get_its_turn_names_the_one_holding_it(course):
+    import fcntl
+
+    with open(course / gradebook.LOCK_FILE, "w", encoding="utf-8") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write("4242\n")
+        held.flush()
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match=r"another fnn-grade run \(writer pid 4242\) has "
+                                               r"been writing .*gradebook\.db"):
+            with gradebook.writer_lock(course, wait=0.3):
+                pass
+        assert 0.3 <= time.monotonic() - started < 5.0
+    with gradebook.writer_lock(course, wait=0.3):  # released: the next writer gets its turn
+        assert (course / gradebook.LOCK_FILE).read_text() == f"{os.getpid()}\n"
