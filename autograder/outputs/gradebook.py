@@ -4,10 +4,11 @@ One writer process at a time writes here (``fnn-grade grade`` starts it, see :cl
 after the results are on disk. "One at a time" holds across runs too: a writer holds an
 exclusive lock on ``<course_root>/.gradebook-writer.lock`` while it writes (see
 :func:`writer_lock`), because the writer of a run stopped with Ctrl-C finishes in the background
-and would otherwise race the next run's writer to create the same rows. ``nbgrader.api`` is imported lazily (see :func:`import_api`);
-before importing it the optional ``rfc3987_syntax`` module is hidden from ``jsonschema`` (it is
-used only to validate IRI formats, which nbgrader never does, and importing it costs about a
-second).
+and would otherwise race the next run's writer to create the same rows.
+
+``nbgrader.api`` is imported lazily (see :func:`import_api`); before importing it the optional
+``rfc3987_syntax`` module is hidden from ``jsonschema`` (it is used only to validate IRI
+formats, which nbgrader never does, and importing it costs about a second).
 
 For each student: the student and the submission are created or updated (with the timestamp of
 ``submitted/<student>/<assignment>/timestamp.txt``; new rows are committed in batches, not one
